@@ -1,0 +1,27 @@
+"""The `cr` command: a thin @hydra.main that hands the composed config to `crescendo.task.run`."""
+
+from __future__ import annotations
+
+import sys
+
+import hydra
+from omegaconf import DictConfig
+
+from crescendo.overrides import normalize_overrides
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+def _hydra_entry(cfg: DictConfig) -> object:
+    from crescendo.task import run  # imported late: `cr --help` must not pay for torch
+
+    return run(cfg)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.argv[1:] = normalize_overrides(sys.argv[1:])
+    _hydra_entry()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+"""`train(cfg) -> TrainResult`: one training run, from a composed config to a run directory.
+
+Read it top to bottom: data → model → trainer → fit → test → result. The config is never
+modified; values that come from the data (input and output widths, the effective monitor) are
+passed as arguments when the objects are built.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint, ProgressBar
+from omegaconf import DictConfig
+from optuna import TrialPruned
+
+from crescendo.callbacks import BestEpochMetrics
+from crescendo.errors import ConfigError, NonFiniteLossError
+from crescendo.run_dir import save_resolved_config, save_result
+
+log = logging.getLogger(__name__)
+
+_LIGHTNING_LOGGERS = ("lightning.pytorch", "lightning.fabric", "lightning")
+
+
+@dataclass
+class TrainResult:
+    """What one run returns to its caller (a test, a notebook, the sweeper) and writes to result.json."""
+
+    objective: float
+    monitor: str
+    mode: str
+    status: str  # "complete" | "pruned" | "failed"
+    run_dir: str
+    best_checkpoint: str | None
+    best_epoch: int | None
+    input_dims: int
+    output_dims: int
+    architecture: list[int]
+    fit_seconds: float
+    n_train: int
+    n_val: int
+    n_test: int
+    test_loss: float | None = None
+    error: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """result.json's content: checkpoint paths relative to the run dir, so a run can be moved."""
+        record = asdict(self)
+        if self.best_checkpoint:
+            record["best_checkpoint"] = _relative_to(self.best_checkpoint, self.run_dir)
+        record["last_checkpoint"] = "checkpoints/last.ckpt" if (Path(self.run_dir) / "checkpoints/last.ckpt").exists() else None
+        return record
+
+
+def train(cfg: DictConfig) -> TrainResult:
+    """Fit the configured model on the configured data and write the run directory."""
+    started = time.perf_counter()
+    run_dir = Path(cfg.paths.output_dir)
+    quiet = bool(cfg.get("quiet", False))
+    _quiet_lightning(quiet)
+    if cfg.get("seed") is not None:
+        pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
+
+    datamodule = instantiate(cfg.data, _convert_="all")
+    datamodule.setup("fit")  # every data check happens here, before any model exists
+    monitor = _effective_monitor(cfg, datamodule)
+    mode = str(cfg.get("mode", "min"))
+    if mode not in ("min", "max"):
+        raise ConfigError(f"mode: {mode!r} is not allowed; use mode=min or mode=max")
+
+    model = instantiate(
+        cfg.model,
+        input_dims=datamodule.input_dims,
+        output_dims=datamodule.output_dims,
+        monitor=monitor,
+    )
+    best_epoch = BestEpochMetrics(monitor, mode)
+    callbacks = _build_callbacks(cfg, monitor, mode, quiet) + [best_epoch]
+    loggers = [instantiate(logger_cfg) for logger_cfg in (cfg.get("logger") or {}).values() if logger_cfg]
+    trainer_kwargs: dict[str, Any] = {"callbacks": callbacks, "logger": loggers or False}
+    if quiet:
+        trainer_kwargs.update(enable_progress_bar=False, enable_model_summary=False)
+    trainer: pl.Trainer = instantiate(cfg.trainer, **trainer_kwargs)
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_resolved_config(cfg, run_dir)
+    setup_seconds = time.perf_counter() - started
+
+    result = TrainResult(
+        objective=math.nan,
+        monitor=monitor,
+        mode=mode,
+        status="failed",
+        run_dir=str(run_dir.resolve()),
+        best_checkpoint=None,
+        best_epoch=None,
+        input_dims=datamodule.input_dims,
+        output_dims=datamodule.output_dims,
+        architecture=list(model.hidden_widths),
+        fit_seconds=0.0,
+        n_train=datamodule.n_train,
+        n_val=datamodule.n_val,
+        n_test=datamodule.n_test,
+    )
+    fit_started = time.perf_counter()
+    try:
+        trainer.fit(model, datamodule=datamodule)
+    except TrialPruned:
+        result.status = "pruned"
+        _finish(result, trainer, best_epoch, fit_started, setup_seconds, started)
+        raise
+    except (NonFiniteLossError, Exception) as error:  # noqa: B014 - recorded, then re-raised
+        result.error = f"{type(error).__name__}: {error}"
+        _finish(result, trainer, best_epoch, fit_started, setup_seconds, started)
+        raise
+    result.fit_seconds = time.perf_counter() - fit_started
+
+    _read_best(result, trainer, best_epoch)
+    if not math.isfinite(result.objective):
+        result.error = f"the monitored metric {monitor} is {result.objective}; nothing was learned"
+        _finish(result, trainer, best_epoch, fit_started, setup_seconds, started)
+        raise NonFiniteLossError(result.error)
+
+    test_started = time.perf_counter()
+    if cfg.get("test", True) and datamodule.n_test > 0 and not trainer.interrupted:
+        result.test_loss = _test_best(trainer, model, datamodule, result.best_checkpoint)
+    result.status = "complete"
+    result.timings["test_seconds"] = time.perf_counter() - test_started
+    _finish(result, trainer, best_epoch, fit_started, setup_seconds, started, fit_done=True)
+    return result
+
+
+def _effective_monitor(cfg: DictConfig, datamodule: Any) -> str:
+    """In production mode there is no held-out data: watch the training loss instead."""
+    monitor = str(cfg.get("monitor", "val/loss"))
+    if getattr(datamodule, "production_mode", False) and monitor.startswith("val/"):
+        return "train/" + monitor.split("/", 1)[1]
+    return monitor
+
+
+def _build_callbacks(cfg: DictConfig, monitor: str, mode: str, quiet: bool) -> list[Callback]:
+    """Instantiate `cfg.callbacks` (null entries dropped) plus the search's own callbacks."""
+    from crescendo.search import trial_callbacks
+
+    show_progress = not quiet and bool(cfg.trainer.get("enable_progress_bar", True))
+    callbacks: list[Callback] = []
+    for callback_cfg in (cfg.get("callbacks") or {}).values():
+        if not callback_cfg:
+            continue
+        kwargs = {key: value for key, value in (("monitor", monitor), ("mode", mode)) if key in callback_cfg}
+        callback = instantiate(callback_cfg, **kwargs)
+        if isinstance(callback, ProgressBar) and not show_progress:
+            continue
+        callbacks.append(callback)
+    return callbacks + trial_callbacks(monitor)
+
+
+def _read_best(result: TrainResult, trainer: pl.Trainer, best_epoch: BestEpochMetrics) -> None:
+    """The objective is the BEST epoch's monitored value: the epoch whose checkpoint is kept."""
+    result.best_epoch = best_epoch.best_epoch
+    result.objective = best_epoch.best_value
+    checkpoint = trainer.checkpoint_callback
+    if isinstance(checkpoint, ModelCheckpoint) and checkpoint.best_model_path:
+        result.best_checkpoint = str(Path(checkpoint.best_model_path).resolve())
+        result.objective = float(checkpoint.best_model_score)
+
+
+def _test_best(trainer: pl.Trainer, model: pl.LightningModule, datamodule: Any, best: str | None) -> float | None:
+    """Evaluate the kept (best) checkpoint on the test split."""
+    outcome = trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False)
+    value = outcome[0].get("test/loss") if outcome else None
+    return None if value is None else float(value)
+
+
+def _finish(
+    result: TrainResult,
+    trainer: pl.Trainer,
+    best_epoch: BestEpochMetrics,
+    fit_started: float,
+    setup_seconds: float,
+    started: float,
+    fit_done: bool = False,
+) -> None:
+    """Fill timings and named metrics, then write result.json."""
+    if not fit_done:
+        result.fit_seconds = time.perf_counter() - fit_started
+    result.timings.update(setup_seconds=setup_seconds, fit_seconds=result.fit_seconds,
+                          total_seconds=time.perf_counter() - started)
+    result.metrics = {name: value for name, value in best_epoch.metrics.items() if not name.startswith("test/")}
+    if math.isfinite(result.objective):
+        result.metrics[result.monitor] = result.objective
+    if result.test_loss is not None:
+        result.metrics["test/loss"] = result.test_loss
+    result.metrics["fit_seconds"] = result.fit_seconds
+    save_result(result.to_json(), Path(result.run_dir))
+
+
+def _quiet_lightning(quiet: bool) -> None:
+    """Lightning's banners and tips are noise inside a search; keep warnings and errors."""
+    level = logging.WARNING if quiet else logging.INFO
+    for name in _LIGHTNING_LOGGERS:
+        logging.getLogger(name).setLevel(level)
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+    if quiet:
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"lightning(\.|$)")
+
+
+def _relative_to(path: str, directory: str) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(Path(directory).resolve()))
+    except ValueError:
+        return path
