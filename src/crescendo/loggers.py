@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.utilities import rank_zero_only
 
 
 class EpochCSVLogger(CSVLogger):
@@ -12,8 +13,21 @@ class EpochCSVLogger(CSVLogger):
 
     Lightning logs an epoch's validation metrics and its training metrics in two calls at the same
     step, which CSVLogger writes as two half-empty rows; here the second call is merged into the
-    first. Test metrics (logged after fit, at the last step) keep a row of their own.
+    first. Test metrics (logged after fit, at the last step) keep a row of their own. Lightning
+    saves after every call, so `save` holds the newest row back until the next call or `finalize`.
     """
+
+    @rank_zero_only
+    def save(self) -> None:
+        held = self.experiment.metrics.pop() if self.experiment.metrics else None
+        super().save()
+        if held is not None:
+            self.experiment.metrics.append(held)
+
+    @rank_zero_only
+    def finalize(self, status: str) -> None:
+        if self._experiment is not None:
+            super().save()  # everything, the held-back row included
 
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
         super().log_metrics(metrics, step)

@@ -177,7 +177,8 @@ def _read_best(result: TrainResult, trainer: pl.Trainer, best_epoch: BestEpochMe
 
 def _test_best(trainer: pl.Trainer, model: pl.LightningModule, datamodule: Any, best: str | None) -> float | None:
     """Evaluate the kept (best) checkpoint on the test split."""
-    outcome = trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False)
+    # our own checkpoint, written moments ago: its hyperparameters hold modules and partials
+    outcome = trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=False)
     value = outcome[0].get("test/loss") if outcome else None
     return None if value is None else float(value)
 
