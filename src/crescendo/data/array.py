@@ -1,0 +1,301 @@
+"""`ArrayRegressionDataModule`: regression arrays (.npy files or a built-in set) for Lightning.
+
+`__init__` only stores settings; `setup()` does all the work — load, validate, select columns,
+merge/split rows, fit the scaler on the training rows — so every data problem is a `DataError` or
+`ConfigError` raised before any model exists.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+
+from crescendo.data.builtin import load_builtin
+from crescendo.data.loaders import TensorBatches
+from crescendo.data.loading import Split, check_splits, load_array_dir
+from crescendo.data.splits import member_rows, parse_ensemble_split, parse_feature_select, select_columns
+from crescendo.data.transform import InputTransform
+from crescendo.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+#: Data up to this size is copied once to the trainer's accelerator, so a GPU batch is an on-device
+#: index_select instead of a host gather plus a host-to-device copy.
+MAX_DEVICE_BYTES = 2 * 1024**3
+
+
+class ArrayRegressionDataModule(L.LightningDataModule):
+    """Inputs X (rows, features) → targets Y (rows, targets), every split held in memory as float32.
+
+    Args:
+        data_dir: directory with X_train.npy Y_train.npy X_val.npy Y_val.npy (X_test.npy Y_test.npy
+            optional). Files load with allow_pickle=False.
+        builtin: name of a built-in dataset instead of `data_dir` ("diabetes": 80/10/10 split, fixed seed).
+        batch_size: rows per batch; above the number of training rows it is clamped, with a warning
+            (see `effective_batch_size`).
+        normalize_inputs: standard-scale inputs with a scaler fit on the training rows only; its mean and
+            scale travel in `state_dict()`, hence in every checkpoint.
+        feature_select: keep only these input columns, e.g. "0:100,150:200" (stop excluded); applied
+            before scaling. Null keeps all.
+        production_mode: train on train+val+test. The val and test loaders still yield the original
+            val/test rows (now also trained on), so Lightning's validation loop runs and logs, but those
+            numbers are in-sample: monitor train/loss in this mode.
+        ensemble_split: {enable, index, n_splits, shuffle, random_state}: KFold over the training rows
+            (after the production merge); member `index` trains on every row outside fold `index`. The
+            validation and test sets are unchanged, so members are compared on the same rows.
+        num_workers: accepted for config compatibility and ignored — batches are slices of in-memory
+            tensors, so worker processes would only add overhead.
+
+    Training batches are reshuffled every epoch with torch's global RNG (`seed_everything` repeats
+    them) and a final batch of exactly one row is dropped (BatchNorm cannot train on it). Validation
+    and test batches come in order with every row. Under DDP each rank trains on its own fixed
+    1/world_size of the training rows (padded by repeating rows so all ranks take the same number of
+    steps); validation and test are not sharded — every rank evaluates all rows, so their metrics agree
+    without a sync.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | None = None,
+        builtin: str | None = None,
+        batch_size: int = 64,
+        normalize_inputs: bool = True,
+        feature_select: str | None = None,
+        production_mode: bool = False,
+        ensemble_split: dict | None = None,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        self.data_dir = None if data_dir is None else str(data_dir)
+        self.builtin = builtin
+        self.batch_size = batch_size
+        self.normalize_inputs = bool(normalize_inputs)
+        self.feature_select = _plain(feature_select)
+        self.production_mode = bool(production_mode)
+        self.ensemble_split = _plain(ensemble_split)
+        self.num_workers = num_workers
+        self.save_hyperparameters({
+            "data_dir": self.data_dir, "builtin": builtin, "batch_size": batch_size,
+            "normalize_inputs": self.normalize_inputs, "feature_select": self.feature_select,
+            "production_mode": self.production_mode, "ensemble_split": self.ensemble_split,
+            "num_workers": num_workers,
+        })
+        self.input_dims: int | None = None
+        self.output_dims: int | None = None
+        self.n_train = self.n_val = self.n_test = 0
+        self.effective_batch_size: int | None = None
+        #: Indices (into the training rows, after a production merge) this run trains on.
+        self.train_rows: np.ndarray | None = None
+        self._transform: InputTransform | None = None
+        self._tensors: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    # ---------------------------------------------------------------- setup
+    def setup(self, stage: str | None = None) -> None:
+        """Load, validate and prepare every split (idempotent: later calls do nothing)."""
+        if self._tensors:
+            return
+        batch_size = _check_batch_size(self.batch_size)
+        parse_feature_select(self.feature_select)  # syntax errors before reading any file
+        ensemble = parse_ensemble_split(self.ensemble_split)
+        splits = self._load_splits()
+
+        raw_input_dims = splits["train"].x.shape[1]
+        columns = select_columns(self.feature_select, raw_input_dims)
+        if columns is not None:
+            splits = {name: Split(s.x[:, columns], s.y) for name, s in splits.items()}
+
+        x_train, y_train = splits["train"]
+        if self.production_mode:
+            x_train = np.concatenate([s.x for s in splits.values()])
+            y_train = np.concatenate([s.y for s in splits.values()])
+        self.train_rows = np.arange(len(x_train))
+        if ensemble is not None:
+            self.train_rows = member_rows(len(x_train), ensemble)
+            x_train, y_train = x_train[self.train_rows], y_train[self.train_rows]
+
+        transform = InputTransform.fit(x_train, raw_input_dims, columns, self.normalize_inputs)
+        if self._transform is not None:  # load_state_dict came first
+            _check_same_inputs(data=transform, checkpoint=self._transform)
+        self._transform = transform
+        prepared = {"train": (x_train, y_train)}
+        prepared.update({name: (s.x, s.y) for name, s in splits.items() if name != "train"})
+        self._tensors = {
+            name: (_tensor(transform.scale_selected(x)), _tensor(y)) for name, (x, y) in prepared.items()
+        }
+
+        self.input_dims, self.output_dims = transform.input_dims, int(y_train.shape[1])
+        self.n_train = len(x_train)
+        self.n_val = len(splits["val"].x)
+        self.n_test = len(splits["test"].x) if "test" in splits else 0
+        self.effective_batch_size = batch_size
+        if batch_size > self.n_train:
+            self.effective_batch_size = self.n_train
+            warnings.warn(
+                f"data.batch_size={batch_size} is larger than the {self.n_train} training rows; "
+                f"using batch_size={self.n_train}",
+                UserWarning, stacklevel=2,
+            )
+        log.info("data: %d train / %d val / %d test rows, %d inputs -> %d targets%s", self.n_train,
+                 self.n_val, self.n_test, self.input_dims, self.output_dims,
+                 " (production mode: val+test merged into train)" if self.production_mode else "")
+
+    def _load_splits(self) -> dict[str, Split]:
+        if self.builtin is not None and self.data_dir is not None:
+            raise ConfigError(
+                f"data.builtin={self.builtin!r} and data.data_dir={self.data_dir!r} are both set — "
+                "use one: data=diabetes for the built-in data, or data=regression data.data_dir=DIR"
+            )
+        if self.builtin is not None:
+            raw = load_builtin(self.builtin)
+            return check_splits(raw, label=lambda role, split: f"built-in {self.builtin} {role}_{split}")
+        return load_array_dir(self.data_dir)
+
+    # ---------------------------------------------------------------- loaders
+    def train_dataloader(self) -> TensorBatches:
+        """Shuffled training batches (sharded per rank under DDP; in order when overfitting batches)."""
+        self.setup()
+        x, y = self._tensors["train"]
+        trainer = self.trainer
+        shuffle = True
+        if trainer is not None:
+            if trainer.world_size > 1:
+                rows = shard_rows(len(x), trainer.global_rank, trainer.world_size)
+                x, y = x.index_select(0, rows), y.index_select(0, rows)
+            shuffle = not trainer.overfit_batches
+        x, y = self._to_trainer_device(x, y)
+        return TensorBatches(x, y, self.effective_batch_size, shuffle=shuffle, drop_single_last=True)
+
+    def val_dataloader(self) -> TensorBatches:
+        """Validation batches in order, every row (the original val rows, even in production mode)."""
+        return self._ordered("val")
+
+    def test_dataloader(self) -> TensorBatches:
+        """Test batches in order, every row; no batches when there is no test split."""
+        return self._ordered("test")
+
+    def _ordered(self, name: str) -> TensorBatches:
+        self.setup()
+        if name in self._tensors:
+            x, y = self._to_trainer_device(*self._tensors[name])
+        else:
+            x, y = torch.empty(0, self.input_dims), torch.empty(0, self.output_dims)
+        return TensorBatches(x, y, self.effective_batch_size, shuffle=False)
+
+    def _to_trainer_device(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Move small data to the trainer's accelerator once, instead of copying every batch."""
+        trainer = self.trainer
+        if trainer is None:
+            return x, y
+        device = trainer.strategy.root_device
+        if device.type == "cpu" or x.nbytes + y.nbytes > MAX_DEVICE_BYTES:
+            return x, y
+        return x.to(device), y.to(device)
+
+    # ---------------------------------------------------------------- predict / checkpoint
+    def transform_inputs(self, x_raw: np.ndarray) -> np.ndarray:
+        """feature_select + scaler on raw inputs (n, raw features) → float32, as the model saw in training.
+
+        Works after `setup()` or after `load_state_dict()` alone (no data files needed).
+        """
+        if self._transform is None:
+            raise RuntimeError("transform_inputs needs setup() or load_state_dict(state) first")
+        return self._transform.apply(x_raw)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The fitted input transform and dims; Lightning stores it in checkpoints under this class's name."""
+        if self._transform is None:
+            return {}
+        return {**self._transform.state_dict(), "input_dims": self.input_dims,
+                "output_dims": self.output_dims, "feature_select": _describe(self.feature_select),
+                "normalize_inputs": self._transform.mean is not None}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the input transform (e.g. for predict when the data directory is gone)."""
+        if not state_dict:
+            return
+        transform = InputTransform.from_state_dict(state_dict)
+        if self._tensors:  # set up already (Lightning restores after setup when resuming a fit)
+            _check_same_inputs(data=self._transform, checkpoint=transform)
+            return
+        self._transform = transform
+        self.input_dims = transform.input_dims
+        self.output_dims = int(state_dict.get("output_dims")) if state_dict.get("output_dims") else None
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: str | Path | Mapping[str, Any],
+                        weights_only: bool = False) -> ArrayRegressionDataModule:
+        """A module holding only a checkpoint's input transform, ready for `transform_inputs`.
+
+        `checkpoint` is a path or an already loaded checkpoint dict. `weights_only=False` matches loading
+        your own runs' checkpoints (model hyperparameters may hold modules); use True for untrusted files.
+        """
+        if not isinstance(checkpoint, Mapping):
+            checkpoint = torch.load(checkpoint, map_location="cpu", weights_only=weights_only)
+        state = checkpoint.get(cls.__qualname__)
+        if not state:
+            raise DataError(f"the checkpoint holds no {cls.__qualname__} state — it was not trained by "
+                            "crescendo with this data module, so its input scaler is unknown")
+        hparams = dict(checkpoint.get("datamodule_hyper_parameters") or {})
+        known = {"data_dir", "builtin", "batch_size", "normalize_inputs", "feature_select",
+                 "production_mode", "ensemble_split", "num_workers"}
+        module = cls(**{k: v for k, v in hparams.items() if k in known})
+        module.load_state_dict(state)
+        return module
+
+
+def _check_same_inputs(data: InputTransform, checkpoint: InputTransform) -> None:
+    """A checkpoint restored next to data must describe the same input columns; the data's scaler wins."""
+    if data.same_as(checkpoint):
+        return
+    same_columns = data.raw_input_dims == checkpoint.raw_input_dims and (
+        (data.columns is None and checkpoint.columns is None)
+        or (data.columns is not None and checkpoint.columns is not None
+            and np.array_equal(data.columns, checkpoint.columns)))
+    if not same_columns:
+        raise DataError(
+            f"the checkpoint's inputs are {checkpoint.input_dims} of {checkpoint.raw_input_dims} raw feature "
+            f"columns but the data gives {data.input_dims} of {data.raw_input_dims} — use the data and "
+            "data.feature_select the checkpoint was trained with"
+        )
+    warnings.warn("the input scaler fitted on the current data differs from the checkpoint's (the training "
+                  "data changed); using the one fitted on the current data", UserWarning, stacklevel=3)
+
+
+def shard_rows(n_rows: int, rank: int, world_size: int) -> torch.Tensor:
+    """Rank `rank`'s fixed share of `n_rows`: every world_size-th row, padded (repeating the first rows)
+    so every rank gets the same count and DDP ranks take the same number of steps."""
+    per_rank = -(-n_rows // world_size)
+    return (torch.arange(per_rank * world_size) % n_rows)[rank::world_size]
+
+
+def _check_batch_size(batch_size: object) -> int:
+    is_int = isinstance(batch_size, (int, np.integer)) and not isinstance(batch_size, (bool, np.bool_))
+    if not is_int or batch_size <= 0:
+        raise ConfigError(f"data.batch_size: {batch_size!r} is not a positive int — set e.g. data.batch_size=64")
+    return int(batch_size)
+
+
+def _tensor(array: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+
+
+def _plain(value: Any) -> Any:
+    """OmegaConf containers (what Hydra passes) → plain Python, so hparams and checkpoints stay simple."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    from omegaconf import OmegaConf
+
+    if OmegaConf.is_config(value):
+        return OmegaConf.to_container(value, resolve=True)
+    return dict(value) if isinstance(value, Mapping) else value
+
+
+def _describe(feature_select: Any) -> str | None:
+    return None if feature_select is None else str(feature_select)

@@ -1,0 +1,50 @@
+"""Batches straight from in-memory tensors: no Dataset, no per-sample collation, no workers.
+
+A regression set fits in memory, so a batch is one `index_select` per tensor (training, shuffled) or
+one slice view (validation/test, in order). This is what keeps `cr`'s training loop close to a plain
+PyTorch loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+
+
+class TensorBatches:
+    """A re-iterable, sized loader yielding `(x[idx], y[idx])` batches.
+
+    shuffle: a new order every pass (every epoch), drawn with `torch.randperm` from torch's global RNG,
+        so `lightning.seed_everything` / `torch.manual_seed` make runs repeat exactly.
+    drop_single_last: drop a final batch of exactly one row (BatchNorm cannot train on one row) unless
+        `batch_size` is 1 or it would be the only batch. With shuffling, a different row sits out each
+        epoch. Used for training only; validation and test keep every row.
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, *, shuffle: bool,
+                 drop_single_last: bool = False) -> None:
+        if len(x) != len(y):
+            raise ValueError(f"x has {len(x)} rows but y has {len(y)}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.x, self.y = x, y
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        n = len(x)
+        drop = drop_single_last and self.batch_size > 1 and n > self.batch_size and n % self.batch_size == 1
+        self.n_rows_per_pass = n - 1 if drop else n
+
+    def __len__(self) -> int:
+        return -(-self.n_rows_per_pass // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        x, y, size, used = self.x, self.y, self.batch_size, self.n_rows_per_pass
+        if self.shuffle:
+            # Drawn on the CPU generator whatever the data's device, so the order depends on the seed only.
+            order = torch.randperm(len(x))[:used].to(x.device)
+            for idx in order.split(size):
+                yield x.index_select(0, idx), y.index_select(0, idx)
+        else:
+            for start in range(0, used, size):
+                yield x[start:start + size], y[start:start + size]
