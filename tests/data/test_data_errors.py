@@ -146,9 +146,11 @@ def test_unknown_builtin_lists_choices():
                 builtin="iris")
 
 
-def test_builtin_and_data_dir_together(data_dir):
-    setup_error(ConfigError, "data.builtin=.* and data.data_dir=.* are both set",
-                builtin="diabetes", data_dir=str(data_dir))
+def test_builtin_wins_over_data_dir_with_a_warning(data_dir):
+    dm = ArrayRegressionDataModule(builtin="diabetes", data_dir=str(data_dir))
+    with pytest.warns(UserWarning, match="data.builtin='diabetes' is set, so data.data_dir=.* is ignored"):
+        dm.setup()
+    assert dm.input_dims == 10
 
 
 @pytest.mark.parametrize(("spec", "match"), [

@@ -37,7 +37,8 @@ class ArrayRegressionDataModule(L.LightningDataModule):
     Args:
         data_dir: directory with X_train.npy Y_train.npy X_val.npy Y_val.npy (X_test.npy Y_test.npy
             optional). Files load with allow_pickle=False.
-        builtin: name of a built-in dataset instead of `data_dir` ("diabetes": 80/10/10 split, fixed seed).
+        builtin: name of a built-in dataset instead of `data_dir` ("diabetes": 80/10/10 split, fixed seed);
+            when set, `data_dir` is ignored with a warning.
         batch_size: rows per batch; above the number of training rows it is clamped, with a warning
             (see `effective_batch_size`).
         normalize_inputs: standard-scale inputs with a scaler fit on the training rows only; its mean and
@@ -148,9 +149,10 @@ class ArrayRegressionDataModule(L.LightningDataModule):
 
     def _load_splits(self) -> dict[str, Split]:
         if self.builtin is not None and self.data_dir is not None:
-            raise ConfigError(
-                f"data.builtin={self.builtin!r} and data.data_dir={self.data_dir!r} are both set — "
-                "use one: data=diabetes for the built-in data, or data=regression data.data_dir=DIR"
+            warnings.warn(
+                f"data.builtin={self.builtin!r} is set, so data.data_dir={self.data_dir!r} is ignored — "
+                "use data=regression data.data_dir=DIR to train on your own arrays",
+                UserWarning, stacklevel=3,
             )
         if self.builtin is not None:
             raw = load_builtin(self.builtin)
