@@ -52,6 +52,8 @@ def test_objective_is_the_best_epoch_not_the_last(compose_cfg, data_dir, tmp_pat
     assert result.objective == pytest.approx(metrics["val/loss"].min(), rel=1e-6)
     assert result.best_epoch == int(metrics.loc[metrics["val/loss"].idxmin(), "epoch"])
     assert result.metrics["val/loss"] == pytest.approx(result.objective)
+    best_row = metrics.loc[metrics["val/loss"].idxmin()]
+    assert result.metrics["train/loss"] == pytest.approx(best_row["train/loss"])  # the best epoch's, not the last's
 
 
 def test_same_seed_same_objective(compose_cfg, data_dir, tmp_path):

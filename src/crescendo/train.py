@@ -132,7 +132,8 @@ def train(cfg: DictConfig) -> TrainResult:
         raise NonFiniteLossError(result.error)
 
     test_started = time.perf_counter()
-    if cfg.get("test", True) and datamodule.n_test > 0 and not trainer.interrupted:
+    # production mode trains on the test rows, so a test loss would not be held out: skip it
+    if cfg.get("test", True) and datamodule.n_test > 0 and not datamodule.production_mode and not trainer.interrupted:
         result.test_loss = _test_best(trainer, model, datamodule, result.best_checkpoint)
     result.status = "complete"
     result.timings["test_seconds"] = time.perf_counter() - test_started
