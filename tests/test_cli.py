@@ -76,7 +76,8 @@ def test_bad_input_is_one_clear_line(tmp_path, overrides, expected):
     done = run_cr(*[o.format(tmp=tmp_path) for o in overrides], "trainer.max_epochs=1", cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
-    assert done.stderr.startswith("cr: error:") and expected in done.stderr
+    (error_line,) = [line for line in done.stderr.splitlines() if line.startswith("cr: error:")]
+    assert expected in error_line
     assert not _run_dirs(tmp_path), "a failed run must leave nothing half-written"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 
 import hydra
 from omegaconf import DictConfig
@@ -17,8 +18,13 @@ def _hydra_entry(cfg: DictConfig) -> object:
     return run(cfg)
 
 
+def _format_warning(message, category, filename, lineno, line=None) -> str:  # noqa: ANN001 - warnings' signature
+    return f"cr: warning: {message}\n"
+
+
 def main() -> None:
     """Console-script entry point."""
+    warnings.formatwarning = _format_warning  # a user reads "cr: warning: …", not our source lines
     sys.argv[1:] = normalize_overrides(sys.argv[1:])
     _hydra_entry()
 

@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
-from hydra.utils import instantiate
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate as hydra_instantiate
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, ProgressBar
 from omegaconf import DictConfig
 from optuna import TrialPruned
 
 from crescendo.callbacks import BestEpochMetrics
-from crescendo.errors import ConfigError, NonFiniteLossError
+from crescendo.errors import ConfigError, CrescendoError, NonFiniteLossError
 from crescendo.run_dir import save_resolved_config, save_result
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,21 @@ def train(cfg: DictConfig) -> TrainResult:
     result.timings["test_seconds"] = time.perf_counter() - test_started
     _finish(result, trainer, best_epoch, fit_started, setup_seconds, started, fit_done=True)
     return result
+
+
+def instantiate(node: Any, **kwargs: Any) -> Any:
+    """Hydra's instantiate, with config mistakes turned into one-line user errors.
+
+    Hydra wraps whatever a constructor raises; our own user errors are unwrapped, and a target that
+    cannot be found or called with those keys is reported as the config error it is.
+    """
+    try:
+        return hydra_instantiate(node, **kwargs)
+    except InstantiationException as error:
+        if isinstance(error.__cause__, CrescendoError):
+            raise error.__cause__ from None
+        message = " ".join(str(error).replace("set env var HYDRA_FULL_ERROR=1 to see chained exception.", "").split())
+        raise ConfigError(f"{message} — check the key's _target_ and arguments (cr --cfg job shows the config)") from None
 
 
 def _effective_monitor(cfg: DictConfig, datamodule: Any) -> str:
