@@ -1,0 +1,115 @@
+"""Samplers and pruners by name (`hydra.sweeper.sampler=tpe`, `hydra.sweeper.pruner=median`).
+
+Each name maps to an Optuna class plus the keyword defaults crescendo uses; `sampler_kwargs` /
+`pruner_kwargs` from the config are passed on top. A wrong name or keyword raises `ConfigError` naming
+the key and the allowed values.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any, Mapping
+
+from crescendo.errors import ConfigError
+
+SAMPLERS = ("tpe", "random", "cmaes", "gp", "qmc", "grid", "nsga2")
+PRUNERS = ("none", "median", "percentile", "hyperband", "successive_halving")
+
+# Defaults on top of Optuna's own. Pruning waits for 5 complete trials (a median of fewer is noise)
+# and never acts on the first 2 epochs (losses of different learning rates cross early on).
+PRUNER_DEFAULTS: dict[str, dict[str, Any]] = {
+    "none": {},
+    "median": {"n_startup_trials": 5, "n_warmup_steps": 2},
+    "percentile": {"percentile": 25.0, "n_startup_trials": 5, "n_warmup_steps": 2},
+    "hyperband": {"min_resource": 1, "reduction_factor": 3},
+    "successive_halving": {"min_resource": 1, "reduction_factor": 3},
+}
+# samplers that fall back to independent sampling for categorical params would warn every trial
+_QUIET_FALLBACK = {"warn_independent_sampling": False}
+
+
+def _construct(kind: str, name: str, cls: type, kwargs: Mapping[str, Any]) -> Any:
+    try:
+        inspect.signature(cls).bind(**kwargs)
+    except TypeError as error:
+        allowed = ", ".join(p for p in inspect.signature(cls).parameters if p != "self")
+        raise ConfigError(
+            f"hydra.sweeper.{kind}_kwargs: {error} for {kind} '{name}' ({cls.__name__}); it takes {allowed}"
+        ) from None
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"hydra.sweeper.{kind}_kwargs for {kind} '{name}': {error}") from None
+
+
+def make_pruner(name: str, kwargs: Mapping[str, Any] | None = None) -> Any:
+    import optuna
+
+    classes = {
+        "none": optuna.pruners.NopPruner,
+        "median": optuna.pruners.MedianPruner,
+        "percentile": optuna.pruners.PercentilePruner,
+        "hyperband": optuna.pruners.HyperbandPruner,
+        "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
+    }
+    key = str(name).lower()
+    if key not in classes:
+        raise ConfigError(f"hydra.sweeper.pruner={name}: unknown pruner — choose one of {', '.join(PRUNERS)}")
+    return _construct("pruner", key, classes[key], {**PRUNER_DEFAULTS[key], **dict(kwargs or {})})
+
+
+def make_sampler(
+    name: str,
+    seed: int | None,
+    kwargs: Mapping[str, Any] | None = None,
+    grid: Mapping[str, list[Any]] | None = None,
+    n_objectives: int = 1,
+) -> Any:
+    """`grid`: the finite search space, needed (and checked by the caller) for the grid sampler."""
+    import optuna
+
+    key = str(name).lower()
+    user = dict(kwargs or {})
+    if key == "tpe":
+        cls, defaults = optuna.samplers.TPESampler, {}
+    elif key == "random":
+        cls, defaults = optuna.samplers.RandomSampler, {}
+    elif key == "cmaes":
+        if n_objectives > 1:
+            raise ConfigError(
+                "hydra.sweeper.sampler=cmaes optimizes one objective; with several use nsga2, tpe or random"
+            )
+        try:
+            import cmaes  # noqa: F401
+        except ImportError:
+            raise ConfigError("hydra.sweeper.sampler=cmaes needs the 'cmaes' package: pip install cmaes") from None
+        cls, defaults = optuna.samplers.CmaEsSampler, dict(_QUIET_FALLBACK)
+    elif key == "gp":
+        cls, defaults = optuna.samplers.GPSampler, dict(_QUIET_FALLBACK)
+    elif key == "qmc":
+        cls, defaults = optuna.samplers.QMCSampler, {**_QUIET_FALLBACK, "warn_asynchronous_seeding": False}
+    elif key == "nsga2":
+        cls, defaults = optuna.samplers.NSGAIISampler, {}
+    elif key == "grid":
+        assert grid is not None, "the caller checks that the grid sampler has a finite search space"
+        cls, defaults = _grid_sampler_class(), {"search_space": dict(grid)}
+    else:
+        raise ConfigError(
+            f"hydra.sweeper.sampler={name}: unknown sampler — choose one of {', '.join(SAMPLERS)}"
+        )
+    return _construct("sampler", key, cls, {**defaults, "seed": seed, **user})
+
+
+@functools.cache
+def _grid_sampler_class() -> type:
+    import optuna
+
+    class QuietGridSampler(optuna.samplers.GridSampler):
+        """GridSampler that does not call `study.stop()` (only legal inside `study.optimize`);
+        the sweeper stops by itself after min(n_trials, grid size) trials."""
+
+        def after_trial(self, study, trial, state, values) -> None:  # noqa: ANN001
+            return None
+
+    return QuietGridSampler

@@ -1,0 +1,52 @@
+"""Config of the crescendo sweeper, registered as `hydra/sweeper=crescendo`."""
+
+# no `from __future__ import annotations`: Hydra execs plugin modules outside sys.modules, where
+# dataclasses cannot resolve string annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from hydra.core.config_store import ConfigStore
+
+
+@dataclass
+class CrescendoSweeperConf:
+    _target_: str = "hydra_plugins.crescendo_sweeper.sweeper.CrescendoSweeper"
+
+    # the search stops when the study holds this many finished trials (COMPLETE, PRUNED or FAIL;
+    # trials interrupted with Ctrl-C do not count), counting those of earlier runs of the same study
+    n_trials: int = 20
+    # trials at once (1 for now: parallel workers are the next step)
+    n_jobs: int = 1
+    # tpe | random | cmaes | gp | qmc | grid | nsga2; extra constructor arguments in sampler_kwargs
+    sampler: str = "tpe"
+    sampler_kwargs: Dict[str, Any] = field(default_factory=dict)
+    # seeds the sampler; null = unseeded. conf/hparams_search/optuna.yaml sets it to the run's `seed`
+    seed: Optional[int] = None
+    # none | median | percentile | hyperband | successive_halving; arguments in pruner_kwargs
+    pruner: str = "median"
+    pruner_kwargs: Dict[str, Any] = field(default_factory=dict)
+    # minimize | maximize, or a list of them for several objectives (then `objectives` names them)
+    direction: Any = "minimize"
+    # keys of TrainResult.metrics to optimize instead of the objective (one per direction)
+    objectives: Optional[List[str]] = None
+    # any Optuna storage URL; null = sqlite:///<sweep dir>/study.db
+    storage: Optional[str] = None
+    # null = the config's task_name (else the Hydra job name); same storage + name = resume
+    study_name: Optional[str] = None
+    # the search aborts once more than this fraction of n_trials has failed (1.0 = never)
+    max_failure_rate: float = 0.5
+    # search space as override strings, e.g. {model.optimizer.lr: "tag(log, interval(1e-4, 1e-2))"};
+    # the command line wins for the same key
+    params: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CrescendoLauncherConf:
+    """In-process launcher that composes a search's job configs fast (see launcher.py)."""
+
+    _target_: str = "hydra_plugins.crescendo_sweeper.launcher.CrescendoLauncher"
+
+
+ConfigStore.instance().store(group="hydra/launcher", name="crescendo", node=CrescendoLauncherConf, provider="crescendo")
+ConfigStore.instance().store(group="hydra/sweeper", name="crescendo", node=CrescendoSweeperConf, provider="crescendo")

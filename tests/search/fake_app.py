@@ -1,0 +1,82 @@
+"""The task function of the test app and an in-process runner for searches (no subprocess)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import optuna
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from crescendo.errors import DataError
+from crescendo.search import get_active_trial
+
+APP_DIR = Path(__file__).parent / "app"
+
+
+@dataclass
+class FakeResult:
+    objective: float
+    run_dir: str
+    best_checkpoint: str | None
+    metrics: dict[str, float] = field(default_factory=dict)
+    status: str = "complete"
+    monitor: str = "val/loss"
+    mode: str = "min"
+
+
+def objective_of(cfg: DictConfig) -> float:
+    y_cost = {"a": 0.0, "b": 0.5, "c": 1.0}.get(str(cfg.y), 2.0)
+    return (float(cfg.x) - 0.3) ** 2 + y_cost + 0.01 * float(cfg.n) + (0.1 if cfg.flag else 0.0)
+
+
+def task(cfg: DictConfig) -> FakeResult:
+    number = HydraConfig.get().job.num
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    value = objective_of(cfg)
+    trial = get_active_trial()
+    if trial is not None and len(trial.study.directions) > 1:
+        trial = None  # Optuna cannot prune several objectives
+    for epoch in range(int(cfg.epochs)):  # a loss curve that ends at `value`; bad_on jobs start far worse
+        reported = value + (100.0 if number in cfg.bad_on else 1.0) / (epoch + 1)
+        if trial is not None:
+            trial.report(reported, step=epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned at epoch {epoch}")
+    if number in cfg.fail_on:
+        raise RuntimeError(f"boom in job {number}")
+    if number in cfg.data_error_on:
+        raise DataError("data.data_dir: /nowhere has no X_train.npy")
+    if number in cfg.nan_on:
+        value = math.nan
+    checkpoint = run_dir / "checkpoints" / "best.ckpt"
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    checkpoint.write_text("fake")
+    return FakeResult(
+        objective=value,
+        run_dir=str(run_dir),
+        best_checkpoint=str(checkpoint),
+        metrics={"val/loss": value, "size": float(cfg.n)},
+    )
+
+
+def run_search(overrides: Sequence[str], sweep_dir: Path, task_function: Any = task) -> Any:
+    """Run a multirun of the test app in this process; returns what the sweeper returns (the study)."""
+    from hydra._internal.hydra import Hydra
+    from hydra._internal.utils import create_config_search_path
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    hydra_ = Hydra.create_main_hydra2(task_name="fake", config_search_path=create_config_search_path(str(APP_DIR)))
+    try:
+        return hydra_.multirun(
+            config_name="config",
+            task_function=task_function,
+            overrides=[*overrides, f"hydra.sweep.dir={sweep_dir}"],
+            with_log_configuration=False,
+        )
+    finally:
+        GlobalHydra.instance().clear()
