@@ -46,6 +46,8 @@ def task(cfg: DictConfig) -> FakeResult:
             trial.report(reported, step=epoch)
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned at epoch {epoch}")
+    if number in cfg.interrupt_on:
+        raise KeyboardInterrupt
     if number in cfg.fail_on:
         raise RuntimeError(f"boom in job {number}")
     if number in cfg.data_error_on:

@@ -171,3 +171,11 @@ def test_grid_enumerates_finite_spaces_and_rejects_intervals(cfg):
     space = parse_search_space(["model.optimizer.lr=interval(0.001, 0.01)"], {}, cfg)
     with pytest.raises(ConfigError, match="the grid sampler needs a finite set of values"):
         space.grid()
+
+
+def test_command_line_syntax_check_names_the_override():
+    from crescendo.search.space import check_override_syntax
+
+    check_override_syntax(["-m", "--cfg", "job", "data=diabetes", "model.optimizer.lr=interval(0.001, 0.01)"])
+    with pytest.raises(ConfigError, match=r"^cannot parse 'model.optimizer.lr=interval\(0.001': .* — write e.g."):
+        check_override_syntax(["data=diabetes", "model.optimizer.lr=interval(0.001"])

@@ -87,6 +87,30 @@ def test_failing_and_nan_trials_fail_while_the_rest_complete(tmp_path, capsys):
     assert "Traceback" in (sweep / "failures.log").read_text()
 
 
+def test_values_that_do_not_compose_fail_that_trial_only(tmp_path):
+    # opt=b has no key lr: trials that pick b cannot set opt.lr and fail; the search goes on
+    study = run_search(
+        ["hparams_search=optuna", "opt=choice(a, b)", "opt.lr=interval(0.01, 0.1)", "hydra.sweeper.n_trials=6",
+         "hydra.sweeper.max_failure_rate=1.0", "seed=2"],
+        tmp_path / "sweep",
+    )
+    by_choice = {t.params["opt"]: t for t in study.trials}
+    assert set(by_choice) == {"a", "b"}
+    assert all(t.state == (TrialState.COMPLETE if t.params["opt"] == "a" else TrialState.FAIL) for t in study.trials)
+    assert "Could not override 'opt.lr'" in by_choice["b"].user_attrs["error"]
+
+
+def test_ctrl_c_records_the_trial_and_a_rerun_does_not_count_it(tmp_path):
+    sweep = tmp_path / "sweep"
+    with pytest.raises(KeyboardInterrupt):
+        run_search([*BASE, "hydra.sweeper.n_trials=3", "interrupt_on=[1]"], sweep)
+    rows = read_csv(sweep / "trials.csv")
+    assert [(r["state"], r["error"]) for r in rows] == [("COMPLETE", ""), ("FAIL", "interrupted")]
+    study = run_search([*BASE, "hydra.sweeper.n_trials=3"], sweep)
+    assert states(study) == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
+    assert read_results(sweep)["n_fail"] == 0
+
+
 def test_too_many_failures_abort_with_a_clear_message(tmp_path, capsys):
     sweep = tmp_path / "sweep"
     with pytest.raises(SystemExit) as exit_:

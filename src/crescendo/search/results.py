@@ -59,13 +59,11 @@ def _plain(value: Any) -> Any:
         return str(value)
 
 
-def counts_toward_budget(trial: "FrozenTrial") -> bool:
-    """COMPLETE, PRUNED and FAIL trials count toward n_trials; a trial stopped by Ctrl-C does not."""
-    return trial.state.is_finished() and not trial.user_attrs.get(INTERRUPTED, False)
-
-
 @dataclass
 class Counts:
+    """Trials by state. COMPLETE, PRUNED and FAIL count toward n_trials; a trial stopped by Ctrl-C
+    (FAIL with the `interrupted` attr) does not."""
+
     complete: int = 0
     pruned: int = 0
     fail: int = 0
@@ -281,8 +279,8 @@ def summary_table(
     for column in writer.value_columns:
         table.add_column(column, justify="right")
     params = writer._param_columns(trials)
-    for p in params:
-        table.add_column(p, justify="right")
+    for header in short_names(params):
+        table.add_column(header, justify="right")
     table.add_column("s", justify="right")
 
     sign = -1.0 if writer.directions[0] == "maximize" else 1.0
@@ -306,6 +304,18 @@ def summary_table(
         table.caption = f"{hidden} more in {TRIALS_FILE}"
         table.caption_justify = "left"
     return table
+
+
+def short_names(keys: Sequence[str]) -> list[str]:
+    """The shortest unique dotted suffixes: model.optimizer.lr → lr, unless another key ends in lr."""
+    depth = {k: 1 for k in keys}
+    while True:
+        names = {k: ".".join(k.split(".")[-depth[k]:]) for k in keys}
+        clashes = [k for k in keys if list(names.values()).count(names[k]) > 1 and depth[k] < len(k.split("."))]
+        if not clashes:
+            return [names[k] for k in keys]
+        for k in clashes:
+            depth[k] += 1
 
 
 def _short(value: Any) -> str:

@@ -130,6 +130,24 @@ def _value_text(value: Any) -> str:
     return Override._get_value_element_as_str(value)
 
 
+def check_override_syntax(arguments: Sequence[str]) -> None:
+    """Raise ConfigError naming the first command-line override Hydra's grammar cannot parse.
+
+    For `cr` to call before Hydra, whose own message ("no viable alternative at input
+    'interval(0.001'") names neither the key nor the fix. Flags (`-m`, `--cfg job`) are skipped.
+    """
+    parser = None
+    for text in arguments:
+        if text.startswith("-") or "=" not in text:
+            continue
+        parser = parser or make_parser()
+        try:
+            parser.parse_override(text)
+        except Exception as error:
+            detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ConfigError(f"cannot parse '{text}': {detail} — write e.g. {EXAMPLES}") from None
+
+
 def parse_search_space(
     arguments: Sequence[str],
     params: Mapping[str, Any] | None = None,

@@ -23,6 +23,7 @@ from typing import Any, Iterator, Sequence
 import optuna
 from hydra.core.plugins import Plugins
 from hydra.core.utils import JobReturn, JobStatus
+from hydra.errors import HydraException
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
@@ -293,12 +294,15 @@ class CrescendoSearch:
                 try:
                     active_trial.set_active_trial(trial)
                     job = self.launcher.launch([overrides], initial_job_idx=trial.number)[0]
+                except HydraException as error:  # these values do not compose (checked for the first)
+                    job = JobReturn(status=JobStatus.FAILED, _return_value=error)
                 except BaseException as error:  # Ctrl-C or an exit inside the job: record, then leave
                     interrupted = isinstance(error, KeyboardInterrupt)
                     trial.set_user_attr(results.ERROR, "interrupted" if interrupted else f"{type(error).__name__}: {error}")
                     if interrupted:
                         trial.set_user_attr(results.INTERRUPTED, True)
                     study.tell(trial, state=TrialState.FAIL)
+                    refresh(study._storage)
                     writer.write(study.get_trials(deepcopy=False))
                     raise
                 finally:
@@ -352,10 +356,13 @@ class CrescendoSearch:
 
         result = job.return_value
         status = str(getattr(result, "status", "complete") or "complete").lower()
-        if getattr(result, "run_dir", None):
-            trial.set_user_attr(results.RUN_DIR, str(result.run_dir))
+        if getattr(result, "run_dir", None) and str(result.run_dir) != run_dir:
+            run_dir = str(result.run_dir)
+            trial.set_user_attr(results.RUN_DIR, run_dir)
         checkpoint = getattr(result, "best_checkpoint", None)
         if checkpoint:
+            if run_dir and not os.path.isabs(str(checkpoint)):
+                checkpoint = os.path.join(run_dir, str(checkpoint))
             trial.set_user_attr(results.CHECKPOINT, str(checkpoint))
         metrics = getattr(result, "metrics", None)
         if isinstance(metrics, dict) and metrics:

@@ -1,0 +1,124 @@
+"""The fast launcher composes exactly what Hydra composes; the seed search through the `cr` command."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import yaml
+from omegaconf import OmegaConf
+
+from helpers import run_cr, write_arrays
+
+
+@pytest.fixture(scope="module")
+def hydra_master():
+    from hydra._internal.callbacks import Callbacks
+    from hydra._internal.hydra import Hydra
+    from hydra._internal.utils import create_config_search_path
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.types import HydraContext, RunMode
+
+    GlobalHydra.instance().clear()
+    hydra_ = Hydra.create_main_hydra2(task_name="cr", config_search_path=create_config_search_path("pkg://crescendo.conf"))
+    overrides = [
+        "model=mlp",
+        "++data.data_dir=/tmp/somewhere",
+        "trainer.max_epochs=10",
+        "model.last_activation={_target_: torch.nn.Sigmoid}",
+        "hparams_search=optuna",
+        "model.optimizer.lr=interval(0.001, 0.01)",
+        "data.batch_size=choice(32, 64)",
+    ]
+    master = hydra_.compose_config("train", overrides, run_mode=RunMode.MULTIRUN, with_log_configuration=False)
+    context = HydraContext(config_loader=hydra_.config_loader, callbacks=Callbacks(master))
+    yield hydra_, master, context
+    GlobalHydra.instance().clear()
+
+
+@pytest.mark.parametrize(
+    "job",
+    [
+        ["model.optimizer.lr=0.005", "data.batch_size=32"],
+        ["data.batch_size=64", "model.optimizer.lr=0.001", "model.batch_norm=True"],
+        ["model=mlp_random_architecture", "model.optimizer.lr=0.002", "data.batch_size=32"],
+        ["model.architecture=[64,32]", "+model.extra=1", "data.batch_size=32", "model.optimizer.lr=0.003"],
+    ],
+)
+def test_fast_composition_matches_hydra(hydra_master, job):
+    from hydra_plugins.crescendo_sweeper.launcher import CrescendoLauncher
+
+    hydra_, master, context = hydra_master
+    fixed = [o for o in master.hydra.overrides.task if "interval" not in o and "choice" not in o]
+    overrides = [*fixed, *job]
+    launcher = CrescendoLauncher()
+    launcher.setup(hydra_context=context, task_function=lambda cfg: None, config=master)
+    launcher.compose(overrides)  # the first call fills the cache; the second uses it
+    fast = launcher.compose(overrides)
+    slow = hydra_.config_loader.load_sweep_config(master, overrides)
+    assert OmegaConf.to_container(fast) == OmegaConf.to_container(slow)
+
+
+SEED_SEARCH = [
+    "model=mlp",
+    "data=regression",
+    "trainer.max_epochs=1",
+    "model.last_activation={_target_: torch.nn.Sigmoid}",
+    "trainer.accelerator=cpu",
+    "hparams_search=optuna",
+    "model.architecture=choice(3, 6, 9, 12, 15)",
+    "data.batch_size=choice(32, 64, 128, 256)",
+    "model.batch_norm=choice(True, False)",
+    "model.optimizer.lr=interval(0.001, 0.01)",
+]
+
+
+@pytest.mark.slow
+def test_seed_search_through_cr(tmp_path):
+    data = write_arrays(tmp_path / "data")
+    sweep = tmp_path / "sweep"
+    proc = run_cr(*SEED_SEARCH, f"+data.data_dir={data}", "hydra.sweeper.n_trials=3", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "[3/3] #2" in proc.stdout and "optuna-dashboard sqlite:///" in proc.stdout
+    results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert results["n_complete"] == 3
+    assert Path(results["best_run_dir"]).parent == sweep
+    assert Path(results["best_checkpoint"]).is_file()
+    assert (Path(results["best_run_dir"]) / "result.json").is_file()
+    with open(sweep / "trials.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["state"] for r in rows] == ["COMPLETE"] * 3
+    assert {"model.architecture", "data.batch_size", "model.batch_norm", "model.optimizer.lr"} <= set(rows[0])
+    best = min(rows, key=lambda r: float(r["value"]))
+    assert int(best["number"]) == results["best_trial"]
+    # Lightning is quiet inside a search
+    assert "GPU available" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "argument, message",
+    [
+        ("model.optimzer.lr=interval(0.001, 0.01)", "cr: error: model.optimzer.lr=interval(0.001, 0.01): model.optimzer.lr is not a key of the config"),
+        ("model.batch_norm=choice(maybe, 1.5)", "cr: error: model.batch_norm=choice(maybe, 1.5): model.batch_norm is a bool"),
+        ("model.optimizer.lr=interval(0.01, 0.001)", "the lower end is above the upper end"),
+    ],
+)
+def test_bad_search_input_through_cr_exits_2_without_traceback(tmp_path, argument, message):
+    sweep = tmp_path / "sweep"
+    proc = run_cr("data=diabetes", "hparams_search=optuna", argument, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert not any(p.name.isdigit() for p in sweep.iterdir()) if sweep.exists() else True
+
+
+@pytest.mark.slow
+def test_bad_syntax_through_cr_fails_without_traceback(tmp_path):
+    # Hydra parses the command line before any plugin runs (its own message and exit code 1), unless
+    # `cr` checks the syntax first with crescendo.search.space.check_override_syntax (exit 2)
+    proc = run_cr("data=diabetes", "hparams_search=optuna", "model.optimizer.lr=interval(0.001", cwd=tmp_path)
+    assert proc.returncode != 0
+    assert "interval(0.001" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
