@@ -179,3 +179,13 @@ def test_command_line_syntax_check_names_the_override():
     check_override_syntax(["-m", "--cfg", "job", "data=diabetes", "model.optimizer.lr=interval(0.001, 0.01)"])
     with pytest.raises(ConfigError, match=r"^cannot parse 'model.optimizer.lr=interval\(0.001': .* — write e.g."):
         check_override_syntax(["data=diabetes", "model.optimizer.lr=interval(0.001"])
+
+
+def test_nested_sweeper_params_are_flattened_but_target_dicts_are_values(cfg):
+    space = parse_search_space(
+        [],
+        {"model": {"optimizer": {"lr": "interval(0.001, 0.01)"}, "activation": {"_target_": "torch.nn.Tanh"}}},
+        cfg,
+    )
+    assert [p.name for p in space.params] == ["model.optimizer.lr"]
+    assert space.fixed == ["model.activation={_target_:torch.nn.Tanh}"]

@@ -58,6 +58,13 @@ def test_search_writes_study_results_and_run_dirs(tmp_path, capsys):
     assert f"optuna-dashboard sqlite:///{sweep / 'study.db'}" in out
 
 
+def test_the_run_seed_seeds_the_sampler(tmp_path, capsys):
+    first = run_search([*BASE, "hydra.sweeper.n_trials=3", "seed=7"], tmp_path / "a")
+    second = run_search([*BASE, "hydra.sweeper.n_trials=3", "seed=7"], tmp_path / "b")
+    assert [t.params for t in first.trials] == [t.params for t in second.trials]
+    assert "tpe sampler (seed 7)" in capsys.readouterr().out
+
+
 def test_job_config_has_the_sampled_values(tmp_path):
     sweep = tmp_path / "sweep"
     study = run_search([*BASE, "hydra.sweeper.n_trials=2", "n=7"], sweep)
@@ -196,7 +203,7 @@ def test_maximize_picks_the_largest(tmp_path):
     largest = max(study.trials, key=lambda t: t.value)
     results = read_results(sweep)
     assert results["direction"] == "maximize"
-    assert results["best_trial"] == largest.number
+    assert results["best_trial"] == largest.number == study.best_trial.number
     assert results["best_value"] == pytest.approx(largest.value)
 
 
@@ -231,6 +238,12 @@ def test_search_space_from_sweeper_params(tmp_path):
     assert set(study.trials[0].distributions) == {"x"}
     config = yaml.safe_load((sweep / "0" / ".hydra" / "config.yaml").read_text())
     assert config["n"] == 5
+    # nested keys, as the command line writes them
+    study = run_search(
+        ["hparams_search=optuna", "hydra.sweeper.n_trials=1", "+hydra.sweeper.params.opt.lr='interval(0.01, 0.1)'"],
+        tmp_path / "nested",
+    )
+    assert set(study.trials[0].distributions) == {"opt.lr"}
 
 
 @pytest.mark.parametrize("sampler", ["tpe", "random", "cmaes", "gp", "qmc", "nsga2"])

@@ -162,7 +162,7 @@ def parse_search_space(
     """
     parser = make_parser(config_loader)
     entries: list[tuple[str, str]] = []  # (where, override text)
-    for key, value in (params or {}).items():
+    for key, value in _flatten(params or {}):
         entries.append((f"hydra.sweeper.params.{key}", f"{key}={_value_text(value)}"))
     entries.extend((f"'{text}'", text) for text in arguments)
 
@@ -187,6 +187,19 @@ def parse_search_space(
             param = _check_against_config(param, override, config, config_loader)
         space.params.append(param)
     return space
+
+
+def _flatten(params: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """`{model: {optimizer: {lr: "interval(...)"}}}` (what `+hydra.sweeper.params.model.optimizer.lr=...`
+    makes) → `model.optimizer.lr`; a dict with a `_target_` is a value, not more keys."""
+    flat: list[tuple[str, Any]] = []
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value and "_target_" not in value:
+            flat.extend(_flatten(value, f"{name}."))
+        else:
+            flat.append((name, value))
+    return flat
 
 
 def _param_from_override(override: "Override") -> SearchParam:
