@@ -1,0 +1,24 @@
+"""Read back what `cr` wrote: runs, searches and ensembles; predict; write reports.
+
+>>> from crescendo.analysis import load
+>>> sweep = load("results/train/multiruns/2025-01-01_12-00-00_000000")   # a Sweep
+>>> sweep.best_value, sweep.best_params
+>>> y = sweep.best_run.predict(X_raw)                    # the run's own feature selection + scaler
+>>> mean, std = sweep.ensemble(5).predict_stats(X_raw)   # the 5 best runs as an ensemble
+
+- `Run` (`crescendo.analysis.run`): one run directory — config, result, metrics, model, predict.
+- `Sweep` (`crescendo.analysis.sweep`): one search directory — study, trials, runs, best run, ensemble(k).
+- `Ensemble` (`crescendo.analysis.ensemble`): members predicting together — predict, predict_stats.
+- `write_report` (`crescendo.analysis.report`): report.html + PNG plots for any of the three.
+
+Only the standard library, NumPy and OmegaConf are imported here; torch, pandas, Optuna and
+matplotlib load when a model, a table, a study or a plot is first asked for.
+"""
+
+from crescendo.analysis.ensemble import Ensemble
+from crescendo.analysis.loading import load
+from crescendo.analysis.report import write_report
+from crescendo.analysis.run import Run
+from crescendo.analysis.sweep import Sweep
+
+__all__ = ["Ensemble", "Run", "Sweep", "load", "write_report"]

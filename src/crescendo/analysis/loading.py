@@ -1,0 +1,68 @@
+"""`load(path)`: whatever a directory holds — a run, a search, or an ensemble."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crescendo.analysis._files import (
+    CONFIG_FILE,
+    EXPECTED,
+    MULTIRUN_FILE,
+    RESULT_FILE,
+    RESULTS_FILE,
+    STUDY_FILE,
+    TRIALS_FILE,
+    member_dirs,
+    select,
+    sweep_config,
+)
+from crescendo.analysis.ensemble import Ensemble
+from crescendo.analysis.run import Run
+from crescendo.analysis.sweep import Sweep
+from crescendo.errors import CrescendoError
+
+__all__ = ["load"]
+
+#: a file inside one of the directories `load` understands stands for its directory
+_KNOWN_FILES = {RESULT_FILE, CONFIG_FILE, RESULTS_FILE, TRIALS_FILE, STUDY_FILE, MULTIRUN_FILE}
+
+
+def load(path: str | Path) -> Run | Sweep | Ensemble:
+    """Open a results directory as what it holds.
+
+    - a run directory (it has ``result.json``) → `Run`; a batched-ensemble run → `Ensemble`
+    - a search directory (``optimization_results.yaml`` or ``study.db``, or a configured
+      ``hydra.sweeper.storage``) → `Sweep`
+    - a multirun directory without a study whose jobs are runs (e.g. KFold members from
+      ``cr -m 'seed=range(5)' data.ensemble_split.enable=true 'data.ensemble_split.index=${seed}'``)
+      → `Ensemble` of its complete runs
+
+    Anything else raises `CrescendoError` naming the path and what was expected.
+    """
+    directory = Path(path).expanduser()
+    if not directory.exists():
+        raise CrescendoError(f"{directory}: no such file or directory — expected {EXPECTED}")
+    if directory.is_file():
+        if directory.name not in _KNOWN_FILES:
+            raise CrescendoError(f"{directory}: is a file — expected {EXPECTED}")
+        directory = directory.parent
+    directory = directory.resolve()
+
+    if (directory / RESULT_FILE).is_file():
+        run = Run(directory)
+        return Ensemble([run], path=directory) if run.is_batched_ensemble else run
+    config = sweep_config(directory)
+    if (directory / RESULTS_FILE).is_file() or (directory / STUDY_FILE).is_file() \
+            or select(config, "hydra.sweeper.storage"):
+        return Sweep(directory)
+    members = member_dirs(directory)
+    if members and (directory / MULTIRUN_FILE).is_file():
+        return Ensemble.from_multirun(directory)
+
+    hint = ""
+    if members:
+        hint = (f" (it holds {len(members)} run directories but no {MULTIRUN_FILE}: load one of them, or "
+                f"build Ensemble([...]) from the ones you mean)")
+    elif (directory / ".hydra").is_dir():
+        hint = f" (it has .hydra/ but no {RESULT_FILE}: the run did not finish)"
+    raise CrescendoError(f"{directory}: holds no run, search or ensemble — expected {EXPECTED}{hint}")
