@@ -7,6 +7,7 @@ merge/split rows, fit the scaler on the training rows — so every data problem 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import warnings
 from collections.abc import Mapping
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 
 from crescendo.data.builtin import load_builtin
-from crescendo.data.loaders import TensorBatches
+from crescendo.data.loaders import MemberBatches, TensorBatches
 from crescendo.data.loading import Split, check_splits, load_array_dir
 from crescendo.data.splits import member_rows, parse_ensemble_split, parse_feature_select, select_columns
 from crescendo.data.transform import InputTransform
@@ -51,8 +52,14 @@ class ArrayRegressionDataModule(L.LightningDataModule):
         ensemble_split: {enable, index, n_splits, shuffle, random_state}: KFold over the training rows
             (after the production merge); member `index` trains on every row outside fold `index`. The
             validation and test sets are unchanged, so members are compared on the same rows.
+            With `n_members` set (a batched ensemble), `index` is ignored: member k trains on the rows
+            outside fold k (k < n_members <= n_splits), and the scaler is fit on all training rows.
         num_workers: accepted for config compatibility and ignored — batches are slices of in-memory
             tensors, so worker processes would only add overhead.
+        n_members: the number of ensemble members one model trains together (`model=mlp_ensemble`;
+            the packaged config sets it from `model.n_members`), or None. It matters only with
+            `ensemble_split` enabled: training batches are then `MemberBatches` — x (K, b, features),
+            y (K, b, targets), member k's rows drawn from its own split.
 
     Training batches are reshuffled every epoch with torch's global RNG (`seed_everything` repeats
     them) and a final batch of exactly one row is dropped (BatchNorm cannot train on it). Validation
@@ -72,6 +79,7 @@ class ArrayRegressionDataModule(L.LightningDataModule):
         production_mode: bool = False,
         ensemble_split: dict | None = None,
         num_workers: int = 0,
+        n_members: int | None = None,
     ) -> None:
         super().__init__()
         self.data_dir = None if data_dir is None else str(data_dir)
@@ -82,11 +90,12 @@ class ArrayRegressionDataModule(L.LightningDataModule):
         self.production_mode = bool(production_mode)
         self.ensemble_split = _plain(ensemble_split)
         self.num_workers = num_workers
+        self.n_members = n_members
         self.save_hyperparameters({
             "data_dir": self.data_dir, "builtin": builtin, "batch_size": batch_size,
             "normalize_inputs": self.normalize_inputs, "feature_select": self.feature_select,
             "production_mode": self.production_mode, "ensemble_split": self.ensemble_split,
-            "num_workers": num_workers,
+            "num_workers": num_workers, "n_members": n_members,
         })
         self.input_dims: int | None = None
         self.output_dims: int | None = None
@@ -94,6 +103,8 @@ class ArrayRegressionDataModule(L.LightningDataModule):
         self.effective_batch_size: int | None = None
         #: Indices (into the training rows, after a production merge) this run trains on.
         self.train_rows: np.ndarray | None = None
+        #: With `n_members` and `ensemble_split`: member k's rows (indices into the training rows).
+        self.member_train_rows: list[np.ndarray] | None = None
         self._transform: InputTransform | None = None
         self._tensors: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
@@ -105,6 +116,7 @@ class ArrayRegressionDataModule(L.LightningDataModule):
         batch_size = _check_batch_size(self.batch_size)
         parse_feature_select(self.feature_select)  # syntax errors before reading any file
         ensemble = parse_ensemble_split(self.ensemble_split)
+        n_members = _check_n_members(self.n_members, ensemble)
         splits = self._load_splits()
 
         raw_input_dims = splits["train"].x.shape[1]
@@ -117,7 +129,10 @@ class ArrayRegressionDataModule(L.LightningDataModule):
             x_train = np.concatenate([s.x for s in splits.values()])
             y_train = np.concatenate([s.y for s in splits.values()])
         self.train_rows = np.arange(len(x_train))
-        if ensemble is not None:
+        if ensemble is not None and n_members is not None:  # a batched ensemble: every member's split
+            self.member_train_rows = [member_rows(len(x_train), dataclasses.replace(ensemble, index=k))
+                                      for k in range(n_members)]
+        elif ensemble is not None:
             self.train_rows = member_rows(len(x_train), ensemble)
             x_train, y_train = x_train[self.train_rows], y_train[self.train_rows]
 
@@ -160,11 +175,19 @@ class ArrayRegressionDataModule(L.LightningDataModule):
         return load_array_dir(self.data_dir)
 
     # ---------------------------------------------------------------- loaders
-    def train_dataloader(self) -> TensorBatches:
-        """Shuffled training batches (sharded per rank under DDP; in order when overfitting batches)."""
+    def train_dataloader(self) -> TensorBatches | MemberBatches:
+        """Shuffled training batches (sharded per rank under DDP; in order when overfitting batches);
+        `MemberBatches` for a batched ensemble with `ensemble_split` (see `n_members`)."""
         self.setup()
         x, y = self._tensors["train"]
         trainer = self.trainer
+        if self.member_train_rows is not None:
+            rows = [torch.from_numpy(r) for r in self.member_train_rows]
+            if trainer is not None and trainer.world_size > 1:
+                rows = [r[shard_rows(len(r), trainer.global_rank, trainer.world_size)] for r in rows]
+            x, y = self._to_trainer_device(x, y)
+            shuffle = trainer is None or not trainer.overfit_batches
+            return MemberBatches(x, y, rows, self.effective_batch_size, shuffle=shuffle, drop_single_last=True)
         shuffle = True
         if trainer is not None:
             if trainer.world_size > 1:
@@ -275,6 +298,22 @@ def shard_rows(n_rows: int, rank: int, world_size: int) -> torch.Tensor:
     so every rank gets the same count and DDP ranks take the same number of steps."""
     per_rank = -(-n_rows // world_size)
     return (torch.arange(per_rank * world_size) % n_rows)[rank::world_size]
+
+
+def _check_n_members(n_members: object, ensemble: Any) -> int | None:
+    """`n_members` as an int (None when unset); with an ensemble split, at most n_splits members."""
+    if n_members is None:
+        return None
+    is_int = isinstance(n_members, (int, np.integer)) and not isinstance(n_members, (bool, np.bool_))
+    if not is_int or n_members < 1:
+        raise ConfigError(f"data.n_members: {n_members!r} is not an int >= 1 or null — it follows model.n_members")
+    if ensemble is not None and n_members > ensemble.n_splits:
+        raise ConfigError(
+            f"data.ensemble_split.n_splits: {ensemble.n_splits} splits for {n_members} ensemble members — each "
+            f"member trains on its own split, so set data.ensemble_split.n_splits >= {n_members} (by default "
+            "it follows model.n_members)"
+        )
+    return int(n_members)
 
 
 def _check_batch_size(batch_size: object) -> int:

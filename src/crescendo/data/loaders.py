@@ -48,3 +48,52 @@ class TensorBatches:
         else:
             for start in range(0, used, size):
                 yield x[start:start + size], y[start:start + size]
+
+
+class MemberBatches:
+    """Training batches for K ensemble members trained together, each from its OWN rows.
+
+    `member_rows` holds one index tensor per member (e.g. its KFold split of the training rows). A
+    batch is `(x[idx], y[idx])` with `idx` of shape (K, b): x is (K, b, features), y (K, b, targets),
+    member k's rows in `[k]`. Every pass shuffles each member's rows independently (torch's global RNG,
+    like `TensorBatches`; in order with `shuffle=False`) and takes the same number of rows from each — the smallest member's count,
+    so a member with one more row (KFold folds differ by at most one) leaves a different random row
+    out each epoch. `drop_single_last` as in `TensorBatches`.
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, member_rows: list[torch.Tensor], batch_size: int, *,
+                 shuffle: bool = True, drop_single_last: bool = False) -> None:
+        if len(x) != len(y):
+            raise ValueError(f"x has {len(x)} rows but y has {len(y)}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if not member_rows or any(len(rows) == 0 for rows in member_rows):
+            raise ValueError("every member needs at least one row")
+        self.x, self.y = x, y
+        self.member_rows = [torch.as_tensor(rows, dtype=torch.long) for rows in member_rows]
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        n = min(len(rows) for rows in self.member_rows)
+        drop = drop_single_last and self.batch_size > 1 and n > self.batch_size and n % self.batch_size == 1
+        self.n_rows_per_pass = n - 1 if drop else n
+
+    @property
+    def n_members(self) -> int:
+        return len(self.member_rows)
+
+    def __len__(self) -> int:
+        return -(-self.n_rows_per_pass // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        used, size, k = self.n_rows_per_pass, self.batch_size, self.n_members
+        # (K, used) row indices, each member's own rows in a fresh order (drawn on the CPU generator)
+        if self.shuffle:
+            order = torch.stack([rows[torch.randperm(len(rows))[:used]] for rows in self.member_rows])
+        else:
+            order = torch.stack([rows[:used] for rows in self.member_rows])
+        order = order.to(self.x.device)
+        for idx in order.split(size, dim=1):
+            flat = idx.reshape(-1)
+            b = idx.shape[1]
+            yield (self.x.index_select(0, flat).view(k, b, *self.x.shape[1:]),
+                   self.y.index_select(0, flat).view(k, b, *self.y.shape[1:]))
