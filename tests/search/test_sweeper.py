@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-import math
+import importlib.util
 from pathlib import Path
 
 import optuna
@@ -247,8 +247,13 @@ def test_search_space_from_sweeper_params(tmp_path):
 
 
 @pytest.mark.parametrize("sampler", ["tpe", "random", "cmaes", "gp", "qmc", "nsga2"])
-def test_each_sampler_runs_a_search(tmp_path, sampler):
+def test_each_sampler_runs_a_search(tmp_path, sampler, capsys):
     sweep = tmp_path / "sweep"
+    if sampler == "cmaes" and importlib.util.find_spec("cmaes") is None:  # an optional package
+        with pytest.raises(SystemExit):
+            run_search([*BASE, "hydra.sweeper.sampler=cmaes"], sweep)
+        assert "hydra.sweeper.sampler=cmaes needs the 'cmaes' package: pip install cmaes" in capsys.readouterr().err
+        return
     study = run_search(
         ["hparams_search=optuna", "x=interval(0.0, 1.0)", "n=interval(1, 9)", "y=choice(a, b)",
          "hydra.sweeper.n_trials=3", f"hydra.sweeper.sampler={sampler}", "seed=1"],
