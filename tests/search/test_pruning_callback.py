@@ -120,3 +120,10 @@ def test_a_job_in_another_process_finds_its_trial_from_the_environment(tmp_path,
     finally:
         HydraConfig.instance().cfg = saved
     assert optuna.load_study(study_name="s", storage=storage).trials[1].intermediate_values == {0: 0.5}
+
+
+def test_the_last_epoch_is_reported_but_not_pruned():
+    study = optuna.create_study(pruner=optuna.pruners.ThresholdPruner(upper=11.5))
+    trial = study.ask()
+    fit(OptunaPruning(trial, "val/loss"), epochs=3)  # epoch 2 reports 12.0 > 11.5, but it is the last
+    assert study._storage.get_trial(trial._trial_id).intermediate_values == {0: 10.0, 1: 11.0, 2: 12.0}

@@ -6,6 +6,7 @@ sanity check, raise `optuna.TrialPruned`), with differences that matter here:
   date after the LightningModule's own `on_train_epoch_end`, which runs after the callbacks'; it is
   reported at the start of the next epoch (and at the end of fit for the last one) instead of being
   reported one epoch late or never;
+- the last epoch is reported but never pruned: the run is done, stopping it would only lose it;
 - a non-finite value is not reported: stopping a diverged run is the trainer's job (a FAIL, not a prune);
 - a study with several objectives cannot prune (Optuna refuses `trial.report`), so nothing is reported.
 DDP (one trial over several processes) is not handled yet.
@@ -65,5 +66,6 @@ class OptunaPruning(pl.Callback):
             return
         self.trial.report(value, step=epoch)
         self._n_reported += 1
-        if prune and self.trial.should_prune():
+        last_epoch = trainer.max_epochs is not None and trainer.max_epochs > 0 and epoch >= trainer.max_epochs - 1
+        if prune and not last_epoch and self.trial.should_prune():  # pruning the last epoch saves nothing
             raise optuna.TrialPruned(f"pruned at epoch {epoch} ({self.monitor}={value:.6g})")

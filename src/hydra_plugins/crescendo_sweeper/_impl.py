@@ -393,7 +393,8 @@ class CrescendoSearch:
 
     def _print_header(self, study: optuna.Study, plan: _Plan, counts: Counts) -> None:
         seed = "" if self.seed is None else f" (seed {self.seed})"
-        what = "/".join(plan.objectives) if plan.objectives else "the objective"
+        monitor = OmegaConf.select(self.config, "monitor", default=None) if self.config is not None else None
+        what = "/".join(plan.objectives) if plan.objectives else (str(monitor) if monitor else "the objective")
         resumed = f", resuming: {counts.finished} done" if counts.finished else ""
         print(
             f"Search '{plan.study_name}': {plan.n_trials} trials{resumed}; {str(self.sampler_name).lower()} sampler{seed}, "
