@@ -50,7 +50,10 @@ def test_trainer_options(compose_cfg, option):
 def test_callback_options_instantiate(compose_cfg, option):
     cfg = compose_cfg(f"callbacks={option}")
     callbacks = [instantiate(entry) for entry in cfg.callbacks.values() if entry]
-    assert any(type(callback).__name__ == "ModelCheckpoint" for callback in callbacks)
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    names = {callback.filename for callback in callbacks if isinstance(callback, ModelCheckpoint)}
+    assert names == {"best", "last"}
 
 
 @pytest.mark.parametrize("option", _options("logger"))

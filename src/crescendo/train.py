@@ -177,7 +177,10 @@ def _build_callbacks(cfg: DictConfig, monitor: str, mode: str, quiet: bool) -> l
     for callback_cfg in (cfg.get("callbacks") or {}).values():
         if not callback_cfg:
             continue
-        kwargs = {key: value for key, value in (("monitor", monitor), ("mode", mode)) if key in callback_cfg}
+        # callbacks that watch the monitor follow the effective one (production mode changes it)
+        watches_monitor = callback_cfg.get("monitor") is not None
+        kwargs = {key: value for key, value in (("monitor", monitor), ("mode", mode))
+                  if watches_monitor and key in callback_cfg}
         callback = instantiate(callback_cfg, **kwargs)
         if isinstance(callback, ProgressBar) and not show_progress:
             continue
@@ -189,8 +192,9 @@ def _read_best(result: TrainResult, trainer: pl.Trainer, best_epoch: BestEpochMe
     """The objective is the BEST epoch's monitored value: the epoch whose checkpoint is kept."""
     result.best_epoch = best_epoch.best_epoch
     result.objective = best_epoch.best_value
-    checkpoint = trainer.checkpoint_callback
-    if isinstance(checkpoint, ModelCheckpoint) and checkpoint.best_model_path:
+    checkpoint = next((callback for callback in trainer.checkpoint_callbacks
+                       if isinstance(callback, ModelCheckpoint) and callback.monitor == result.monitor), None)
+    if checkpoint is not None and checkpoint.best_model_path:
         result.best_checkpoint = str(Path(checkpoint.best_model_path).resolve())
         result.objective = float(checkpoint.best_model_score)
 

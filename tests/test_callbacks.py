@@ -1,0 +1,55 @@
+"""BufferedModelCheckpoint writes exactly what ModelCheckpoint would, just later; BestEpochMetrics agrees with it."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+
+from crescendo.train import train
+
+
+def _load(path):
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+@pytest.mark.parametrize("write_every_seconds", [0, 3600])
+def test_best_and_last_hold_their_own_epochs(compose_cfg, data_dir, tmp_path, write_every_seconds):
+    cfg = compose_cfg(
+        f"data.data_dir={data_dir}", "trainer.max_epochs=5", "model.optimizer.lr=0.3", "seed=3",
+        f"callbacks.model_checkpoint.write_every_seconds={write_every_seconds}",
+    )
+    result = train(cfg)
+    checkpoints = tmp_path / "run" / "checkpoints"
+    best, last = _load(checkpoints / "best.ckpt"), _load(checkpoints / "last.ckpt")
+    assert best["epoch"] == result.best_epoch and last["epoch"] == 4
+    metrics = pd.read_csv(tmp_path / "run" / "metrics.csv").dropna(subset=["val/loss"])
+    assert metrics["val/loss"].idxmin() == metrics.index[metrics["epoch"] == result.best_epoch][0]
+    # the snapshot is the weights of that epoch, not the live (later) weights
+    if best["epoch"] != last["epoch"]:
+        differs = [not torch.equal(best["state_dict"][k], last["state_dict"][k]) for k in best["state_dict"]]
+        assert any(differs)
+    # a checkpoint is usable for prediction on its own: weights, hyperparameters, the input scaler
+    assert "ArrayRegressionDataModule" in best and best["hyper_parameters"]["input_dims"] == 5
+
+
+def test_checkpoint_reloads_to_the_reported_objective(compose_cfg, data_dir, tmp_path):
+    from crescendo.analysis import load
+
+    result = train(compose_cfg(f"data.data_dir={data_dir}", "trainer.max_epochs=4", "seed=5"))
+    run = load(tmp_path / "run")
+    datamodule = run.datamodule()
+    datamodule.setup("fit")
+    model = run.model()
+    with torch.no_grad():
+        losses = [model.criterion(model(x), y) * len(x) for x, y in datamodule.val_dataloader()]
+    assert float(sum(losses) / datamodule.n_val) == pytest.approx(result.objective, rel=1e-5)
+
+
+def test_a_failing_run_still_writes_the_checkpoints_it_had(compose_cfg, data_dir, tmp_path):
+    # lr=1e6 makes the loss overflow after the first epochs: the run fails, earlier epochs' files stay
+    cfg = compose_cfg(f"data.data_dir={data_dir}", "trainer.max_epochs=30", "model.optimizer.lr=1e12", "seed=0")
+    with pytest.raises(Exception):
+        train(cfg)
+    record = (tmp_path / "run" / "result.json").read_text()
+    assert '"status": "failed"' in record
