@@ -86,3 +86,20 @@ def test_production_mode_monitors_training_loss(compose_cfg, data_dir):
 def test_fast_dev_run_debug_preset(compose_cfg, data_dir):
     result = train(compose_cfg(f"data.data_dir={data_dir}", "debug=fast_dev_run"))
     assert result.status == "complete"
+
+
+def test_cpu_threads_auto_uses_one_thread_for_small_steps(compose_cfg, data_dir):
+    import torch
+
+    from crescendo.errors import ConfigError
+
+    before = torch.get_num_threads()
+    try:
+        train(compose_cfg(f"data.data_dir={data_dir}", "trainer.max_epochs=1", "cpu_threads=2"))
+        assert torch.get_num_threads() == 2
+        train(compose_cfg(f"data.data_dir={data_dir}", "trainer.max_epochs=1"))  # auto: a tiny model
+        assert torch.get_num_threads() == 1
+        with pytest.raises(ConfigError, match="cpu_threads"):
+            train(compose_cfg(f"data.data_dir={data_dir}", "trainer.max_epochs=1", "cpu_threads=0"))
+    finally:
+        torch.set_num_threads(before)

@@ -70,8 +70,6 @@ def train(cfg: DictConfig) -> TrainResult:
     run_dir = Path(cfg.paths.output_dir)
     quiet = bool(cfg.get("quiet", False))
     _quiet_lightning(quiet)
-    if cfg.get("cpu_threads"):
-        torch.set_num_threads(int(cfg.cpu_threads))
     if cfg.get("seed") is not None:
         pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
 
@@ -89,6 +87,7 @@ def train(cfg: DictConfig) -> TrainResult:
         monitor=monitor,
     )
     best_epoch = BestEpochMetrics(monitor, mode)
+    _set_cpu_threads(cfg.get("cpu_threads", "auto"), model, datamodule)
     callbacks = _build_callbacks(cfg, monitor, mode, quiet) + [best_epoch]
     loggers = [instantiate(logger_cfg) for logger_cfg in (cfg.get("logger") or {}).values() if logger_cfg]
     trainer_kwargs: dict[str, Any] = {"callbacks": callbacks, "logger": loggers or False}
@@ -158,6 +157,27 @@ def instantiate(node: Any, **kwargs: Any) -> Any:
             raise error.__cause__ from None
         message = " ".join(str(error).replace("set env var HYDRA_FULL_ERROR=1 to see chained exception.", "").split())
         raise ConfigError(f"{message} — check the key's _target_ and arguments (cr --cfg job shows the config)") from None
+
+
+# below this many multiply-adds per training step (parameters × batch rows), a second CPU thread
+# saves nothing and costs a lot when the other core is busy (OpenMP threads wait on each other:
+# steps 10-100x slower on a loaded 2-core machine, measured)
+_SMALL_STEP_WORK = 5e7
+
+
+def _set_cpu_threads(setting: Any, model: pl.LightningModule, datamodule: Any) -> None:
+    """cpu_threads: an int, null (torch's default: all cores), or auto (1 thread for small steps)."""
+    if setting is None:
+        return
+    if setting == "auto":
+        batch = getattr(datamodule, "effective_batch_size", None) or 1
+        work = sum(parameter.numel() for parameter in model.parameters()) * batch
+        if work < _SMALL_STEP_WORK:
+            torch.set_num_threads(1)
+        return
+    if isinstance(setting, bool) or not isinstance(setting, int) or setting < 1:
+        raise ConfigError(f"cpu_threads: {setting!r} is not allowed; use auto, null (all cores) or an int >= 1")
+    torch.set_num_threads(setting)
 
 
 def _effective_monitor(cfg: DictConfig, datamodule: Any) -> str:
