@@ -29,6 +29,7 @@ class EpochCSVLogger(CSVLogger):
         if self._experiment is not None:
             super().save()  # everything, the held-back row included
 
+    @rank_zero_only  # under DDP the other ranks hold a dummy experiment (and write nothing)
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
         super().log_metrics(metrics, step)
         rows = self.experiment.metrics
