@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -46,6 +47,7 @@ def task(cfg: DictConfig) -> FakeResult:
             trial.report(reported, step=epoch)
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned at epoch {epoch}")
+    time.sleep(float(cfg.sleep_seconds) if number in cfg.sleep_on else float(cfg.every_job_sleeps))
     if number in cfg.interrupt_on:
         raise KeyboardInterrupt
     if number in cfg.fail_on:

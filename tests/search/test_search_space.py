@@ -177,7 +177,7 @@ def test_command_line_syntax_check_names_the_override():
     from crescendo.search.space import check_override_syntax
 
     check_override_syntax(["-m", "--cfg", "job", "data=diabetes", "model.optimizer.lr=interval(0.001, 0.01)"])
-    with pytest.raises(ConfigError, match=r"^cannot parse 'model.optimizer.lr=interval\(0.001': .* — write e.g."):
+    with pytest.raises(ConfigError, match=r"^model.optimizer.lr: cannot parse 'model.optimizer.lr=interval\(0.001': .* — write e.g."):
         check_override_syntax(["data=diabetes", "model.optimizer.lr=interval(0.001"])
 
 

@@ -300,7 +300,7 @@ def test_each_pruner_runs_a_search(tmp_path, pruner):
         (["hydra.sweeper.direction=down"], "cr: error: hydra.sweeper.direction=down: each direction is minimize or maximize"),
         (["hydra.sweeper.direction=[minimize,maximize]"], "several directions need hydra.sweeper.objectives"),
         (["hydra.sweeper.n_trials=0"], "cr: error: hydra.sweeper.n_trials=0: must be a whole number ≥ 1"),
-        (["hydra.sweeper.storage=nosuchdb://x"], "cr: error: hydra.sweeper.storage=nosuchdb://x: cannot open the study"),
+        (["hydra.sweeper.storage=nosuchdb://x"], "cr: error: hydra.sweeper.storage=nosuchdb://x: unknown database kind 'nosuchdb'"),
         (["data=choice(nope)"], "cr: error: data=choice(nope): data is not a key of the config"),
     ],
 )

@@ -57,11 +57,12 @@ def _trial_from_environment() -> "optuna.trial.Trial | None":
     import optuna
 
     from crescendo.search.factories import make_pruner
+    from crescendo.search.storage import open_storage
 
     spec = json.loads(os.environ[ENV_VAR])
     study = optuna.load_study(
         study_name=spec["study_name"],
-        storage=spec["storage"],
+        storage=open_storage(spec["storage"]),  # the sweeper's worker records the heartbeats
         pruner=make_pruner(spec["pruner"], spec.get("pruner_kwargs") or {}),
     )
     study_id = study._study_id

@@ -35,6 +35,10 @@ CHECKPOINT = "best_checkpoint"
 ERROR = "error"
 METRICS = "metrics"
 INTERRUPTED = "interrupted"
+WORKER = "worker"  # host:pid of the process that ran the trial
+SURPLUS = "surplus"  # asked after the study was full (several workers at its end): never run, not counted
+# system attr Optuna's RetryHeartbeatStaleTrialCallback sets on a retry: the stale trials it replaces
+RETRY_HISTORY = "retry_history"
 
 
 def hide_password(url: str) -> str:
@@ -59,38 +63,81 @@ def _plain(value: Any) -> Any:
         return str(value)
 
 
+def retried_numbers(trials: Sequence["FrozenTrial"]) -> dict[int, int]:
+    """{number of a trial whose worker died (heartbeat expired): number of the trial that retried it}."""
+    retried: dict[int, int] = {}
+    for t in trials:
+        history = t.system_attrs.get(RETRY_HISTORY)
+        if history:
+            retried[int(history[-1])] = t.number
+    return retried
+
+
+def not_counted(trial: "FrozenTrial", retried: Any) -> bool:
+    """Trials that never count toward n_trials: stopped by Ctrl-C, surplus, or retried after their
+    worker died (the retry counts instead)."""
+    from optuna.trial import TrialState
+
+    return bool(
+        trial.user_attrs.get(INTERRUPTED)
+        or trial.user_attrs.get(SURPLUS)
+        or (trial.state == TrialState.FAIL and trial.number in retried)
+    )
+
+
 @dataclass
 class Counts:
     """Trials by state. COMPLETE, PRUNED and FAIL count toward n_trials; a trial stopped by Ctrl-C
-    (FAIL with the `interrupted` attr) does not."""
+    (FAIL with the `interrupted` attr), a surplus trial and a trial retried after its worker died do not.
+    RUNNING and WAITING (a queued retry) trials hold a place among the n_trials."""
 
     complete: int = 0
     pruned: int = 0
     fail: int = 0
     running: int = 0
+    waiting: int = 0
     interrupted: int = 0
+    retried: int = 0
 
     @property
     def finished(self) -> int:
         return self.complete + self.pruned + self.fail
 
+    @property
+    def holding(self) -> int:
+        """Trials that count or will count toward n_trials once they finish."""
+        return self.finished + self.running + self.waiting
+
     @classmethod
     def of(cls, trials: Sequence["FrozenTrial"]) -> "Counts":
         from optuna.trial import TrialState
 
+        retried = retried_numbers(trials)
         c = cls()
         for t in trials:
             if t.user_attrs.get(INTERRUPTED):
                 c.interrupted += 1
+            elif t.user_attrs.get(SURPLUS):
+                continue
             elif t.state == TrialState.COMPLETE:
                 c.complete += 1
             elif t.state == TrialState.PRUNED:
                 c.pruned += 1
             elif t.state == TrialState.FAIL:
-                c.fail += 1
+                if t.number in retried:
+                    c.retried += 1
+                else:
+                    c.fail += 1
             elif t.state == TrialState.RUNNING:
                 c.running += 1
+            elif t.state == TrialState.WAITING:
+                c.waiting += 1
         return c
+
+
+def holds_place(trial: "FrozenTrial", retried: Any) -> bool:
+    """Counts, or will count once finished, toward n_trials (see Counts)."""
+    return not not_counted(trial, retried)
 
 
 def best_trial(trials: Sequence["FrozenTrial"], direction: str) -> "FrozenTrial | None":
@@ -177,9 +224,15 @@ class ResultsWriter:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["number", "state", *self.value_columns, *params, "seconds", RUN_DIR, CHECKPOINT, ERROR])
         n_values = len(self.value_columns)
+        retried = retried_numbers(trials)
         for t in trials:
+            if t.user_attrs.get(SURPLUS):
+                continue
             row = self._rows.get(t.number)
             if row is None:
+                error = t.user_attrs.get(ERROR, "")
+                if t.number in retried and t.state.name == "FAIL":
+                    error = f"its worker stopped (no heartbeat); retried as #{retried[t.number]}"
                 values = list(t.values) if t.values else [None] * n_values
                 seconds = trial_seconds(t)
                 row = [
@@ -190,9 +243,9 @@ class ResultsWriter:
                     "" if seconds is None else f"{seconds:.3f}",
                     t.user_attrs.get(RUN_DIR, ""),
                     t.user_attrs.get(CHECKPOINT) or "",
-                    t.user_attrs.get(ERROR, ""),
+                    error,
                 ]
-                if t.state.is_finished():
+                if t.state.is_finished() and not (t.state.name == "FAIL" and t.user_attrs.get(ERROR) is None):
                     self._rows[t.number] = row
             writer.writerow(row)
         atomic_write(self.sweep_dir / TRIALS_FILE, out.getvalue())
@@ -287,7 +340,7 @@ def summary_table(
     complete = sorted(
         (t for t in trials if t.state == TrialState.COMPLETE and t.values), key=lambda t: sign * t.values[0]
     )
-    others = [t for t in trials if t.state in (TrialState.PRUNED, TrialState.FAIL)]
+    others = [t for t in trials if t.state in (TrialState.PRUNED, TrialState.FAIL) and not t.user_attrs.get(SURPLUS)]
     shown = (complete + others)[:limit]
     for t in shown:
         seconds = trial_seconds(t)
@@ -299,7 +352,7 @@ def summary_table(
             *[_short(t.params.get(p, "")) for p in params],
             "" if seconds is None else f"{seconds:.2f}",
         )
-    hidden = len(trials) - len(shown)
+    hidden = len(complete) + len(others) - len(shown)
     if hidden > 0:
         table.caption = f"{hidden} more in {TRIALS_FILE}"
         table.caption_justify = "left"

@@ -145,7 +145,8 @@ def check_override_syntax(arguments: Sequence[str]) -> None:
             parser.parse_override(text)
         except Exception as error:
             detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise ConfigError(f"cannot parse '{text}': {detail} — write e.g. {EXAMPLES}") from None
+            key = text.split("=", 1)[0].lstrip("+~") or text
+            raise ConfigError(f"{key}: cannot parse '{text}': {detail} — write e.g. {EXAMPLES}") from None
 
 
 def parse_search_space(

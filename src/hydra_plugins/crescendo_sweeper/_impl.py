@@ -1,10 +1,22 @@
 """The Optuna work of the crescendo sweeper (imported only when a search starts).
 
-One worker runs the loop `ask → launch the job → tell` until the study holds `n_trials` finished
-trials; the study lives in the storage, so the count includes earlier runs (resume) and, later,
-other workers on the same storage. Per trial the loop costs one sampling, one job launch (Hydra
-composes the job's config and runs it; in-process with the basic launcher), one tell and one
-rewrite of the two small results files.
+A worker runs the loop `ask → launch the job → tell` until the study holds `n_trials` finished
+trials. The study lives in the storage, so the count includes earlier runs (resume) and every other
+worker on the same storage: the `n_jobs` worker processes of this command (forked from it), and any
+other `cr` command on any machine that names the same storage and study. Per trial the loop costs one
+sampling, one job launch (in-process with the crescendo launcher), one tell, one read of the study and
+one rewrite of the two small results files.
+
+Exactly n_trials: a worker asks only while the trials that count or will count (finished, running,
+queued retries) are fewer than n_trials; two workers can still ask at the same moment, so after asking
+a worker re-reads the study and gives up its trial ("surplus": FAIL with the `surplus` attr, never run,
+never counted) when n_trials trials that hold a place are numbered below it. Trial numbers are
+assigned atomically by every storage, so of the trials asked at once, the lowest numbers run.
+
+Dead workers: a running trial carries a heartbeat (crescendo.search.storage); once it expires, the
+next worker that looks fails the trial and queues a retry with the same parameters, which counts in
+its place. A worker with nothing to ask waits (polling) until the study is done, so a trial of a dead
+worker is always retried by someone still running — or by re-running the same command.
 """
 
 from __future__ import annotations
@@ -13,10 +25,13 @@ import contextlib
 import logging
 import math
 import os
+import signal
+import socket
+import sys
 import time
 import traceback
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -33,12 +48,15 @@ from crescendo.search import active_trial, results
 from crescendo.search.factories import PRUNERS, SAMPLERS, make_pruner, make_sampler
 from crescendo.search.results import Counts, ResultsWriter
 from crescendo.search.space import SearchSpace, describe, parse_search_space
-from crescendo.search.storage import open_storage, refresh
+from crescendo.search.storage import close_connections, normalize_url, open_storage, refresh
 
 log = logging.getLogger(__name__)
 
 FAILURES_LOG = "failures.log"
+RESULTS_LOCK = ".results.lock"
 _DIRECTIONS = {"minimize": "minimize", "min": "minimize", "maximize": "maximize", "max": "maximize"}
+_IN_PROCESS_LAUNCHERS = ("CrescendoLauncher", "BasicLauncher")
+_INTERRUPTED_CODE = 130
 
 
 @dataclass
@@ -54,6 +72,13 @@ class _Plan:
     sweep_dir: Path
     pruner_name: str
     pruner_kwargs: dict[str, Any]
+    n_jobs: int = 1
+    in_process: bool = True
+    heartbeat_interval: int | None = None
+    grace_period: int | None = None
+    max_retry: int | None = None
+    preload: list[str] = field(default_factory=list)
+    seed: int | None = None  # the sampler seed of worker 0 (already offset for a resumed study)
 
 
 class _SearchAborted(Exception):
@@ -62,11 +87,16 @@ class _SearchAborted(Exception):
         self.code = code
 
 
+class SearchStopped(BaseException):
+    """Ctrl-C or SIGTERM reached a search worker. Not a KeyboardInterrupt: Lightning turns that into
+    sys.exit(1) inside fit; this passes through, and the worker records its trial as interrupted."""
+
+
 class CrescendoSearch:
     def __init__(
         self,
         n_trials: int = 20,
-        n_jobs: int = 1,
+        n_jobs: Any = "auto",
         sampler: str = "tpe",
         sampler_kwargs: Any = None,
         seed: int | None = None,
@@ -78,6 +108,10 @@ class CrescendoSearch:
         study_name: str | None = None,
         max_failure_rate: float = 0.5,
         params: Any = None,
+        heartbeat_interval: Any = 10,
+        grace_period: Any = None,
+        max_retry: Any = 2,
+        preload: Any = None,
     ) -> None:
         def plain(value: Any) -> Any:
             return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
@@ -95,6 +129,10 @@ class CrescendoSearch:
         self.study_name = study_name
         self.max_failure_rate = max_failure_rate
         self.params = dict(plain(params) or {})
+        self.heartbeat_interval = heartbeat_interval
+        self.grace_period = grace_period
+        self.max_retry = max_retry
+        self.preload = list(plain(preload) or [])
 
         self.hydra_context: HydraContext | None = None
         self.config: DictConfig | None = None
@@ -114,6 +152,9 @@ class CrescendoSearch:
         assert self.config is not None and self.hydra_context is not None
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"optuna(\.|$)")
+        # ask/tell with heartbeats: the sweeper runs the heartbeat thread itself (see _next_trial)
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
         try:
             plan = self._plan(arguments)
             study = self._open_study(plan)
@@ -132,13 +173,8 @@ class CrescendoSearch:
     def _plan(self, arguments: Sequence[str]) -> _Plan:
         cfg = self.config
         assert cfg is not None and self.hydra_context is not None
-        if not isinstance(self.n_trials, int) or self.n_trials < 1:
+        if isinstance(self.n_trials, bool) or not isinstance(self.n_trials, int) or self.n_trials < 1:
             raise ConfigError(f"hydra.sweeper.n_trials={self.n_trials}: must be a whole number ≥ 1")
-        if self.n_jobs != 1:
-            raise ConfigError(
-                f"hydra.sweeper.n_jobs={self.n_jobs}: parallel trials in one command are not available "
-                f"yet — use n_jobs=1"
-            )
         if not 0.0 <= float(self.max_failure_rate) <= 1.0:
             raise ConfigError(
                 f"hydra.sweeper.max_failure_rate={self.max_failure_rate}: must be between 0 and 1 (1 = never abort)"
@@ -151,6 +187,21 @@ class CrescendoSearch:
             raise ConfigError(
                 f"hydra.sweeper.pruner={self.pruner_name}: unknown pruner — choose one of {', '.join(PRUNERS)}"
             )
+        heartbeat = _optional_whole(self.heartbeat_interval, "hydra.sweeper.heartbeat_interval", 1,
+                                    "seconds between a running trial's heartbeats; null switches them off")
+        grace = _optional_whole(self.grace_period, "hydra.sweeper.grace_period", 1,
+                                "seconds without a heartbeat before a trial counts as dead; null = 2 × heartbeat_interval")
+        if heartbeat is not None and grace is not None and grace <= heartbeat:
+            raise ConfigError(
+                f"hydra.sweeper.grace_period={grace}: must be longer than heartbeat_interval={heartbeat} "
+                f"(else live trials look dead) — e.g. grace_period={2 * heartbeat}"
+            )
+        max_retry = _optional_whole(self.max_retry, "hydra.sweeper.max_retry", 0,
+                                    "how often a trial whose worker died is run again; null = always")
+        launcher_target = str(OmegaConf.select(cfg, "hydra.launcher._target_", default="") or "")
+        in_process = launcher_target.rsplit(".", 1)[-1] in _IN_PROCESS_LAUNCHERS
+        n_jobs = self._n_jobs(cfg, in_process)
+        _check_trainer_for_search(cfg)
         directions, objectives = self._directions()
 
         space = parse_search_space(arguments, self.params, cfg, self.hydra_context.config_loader)
@@ -161,7 +212,7 @@ class CrescendoSearch:
             )
 
         sweep_dir = Path(str(cfg.hydra.sweep.dir)).absolute()
-        storage_url = self.storage or f"sqlite:///{sweep_dir / 'study.db'}"
+        storage_url = normalize_url(self.storage) if self.storage else f"sqlite:///{sweep_dir / 'study.db'}"
         study_name = self.study_name or OmegaConf.select(cfg, "task_name", default=None) or cfg.hydra.job.name
 
         pruner_name = str(self.pruner_name).lower()
@@ -185,7 +236,34 @@ class CrescendoSearch:
             sweep_dir=sweep_dir,
             pruner_name=pruner_name,
             pruner_kwargs=self.pruner_kwargs,
+            n_jobs=n_jobs,
+            in_process=in_process,
+            heartbeat_interval=heartbeat,
+            grace_period=grace,
+            max_retry=max_retry,
+            preload=[str(m) for m in self.preload],
         )
+
+    def _n_jobs(self, cfg: DictConfig, in_process: bool) -> int:
+        """`auto`: one worker per CPU core (per DDP process group) when trials train on the CPU in this
+        process; else 1 (a GPU is not shared; a submitit launcher's jobs run elsewhere: set n_jobs)."""
+        value = self.n_jobs
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            accelerator = str(OmegaConf.select(cfg, "trainer.accelerator", default="") or "").lower()
+            if not in_process or accelerator != "cpu" or not _can_fork():
+                return 1
+            return max(1, _cores() // _processes_per_trial(cfg))
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(
+                f"hydra.sweeper.n_jobs={value}: must be a whole number ≥ 1 (trials at once) or auto "
+                f"(one per CPU core for CPU training) — e.g. hydra.sweeper.n_jobs=2"
+            )
+        if value > 1 and in_process and not _can_fork():
+            print("cr: note: parallel workers need fork (Linux, macOS); running hydra.sweeper.n_jobs=1")
+            return 1
+        return value
 
     def _directions(self) -> tuple[list[str], list[str] | None]:
         raw = self.direction
@@ -214,10 +292,21 @@ class CrescendoSearch:
             )
         return directions, objectives
 
+    def _storage(self, plan: _Plan) -> Any:
+        return open_storage(plan.storage_url, plan.heartbeat_interval, plan.grace_period, plan.max_retry)
+
     def _open_study(self, plan: _Plan) -> optuna.Study:
-        plan.sweep_dir.mkdir(parents=True, exist_ok=True)
+        if plan.storage_url == f"sqlite:///{plan.sweep_dir / 'study.db'}":
+            plan.sweep_dir.mkdir(parents=True, exist_ok=True)
+        storage = self._storage(plan)  # raises ConfigError naming the URL and the fix
         try:
-            storage = open_storage(plan.storage_url)
+            return self._load_checked_study(plan, storage)
+        except BaseException:
+            close_connections(storage)  # SQLite: no -wal/-shm files left beside a study this search refused
+            raise
+
+    def _load_checked_study(self, plan: _Plan, storage: Any) -> optuna.Study:
+        try:
             study = optuna.create_study(
                 storage=storage,
                 study_name=plan.study_name,
@@ -243,12 +332,16 @@ class CrescendoSearch:
         existing = study.get_trials(deepcopy=False)
         _check_same_space(existing, plan)
         # a resumed study must not replay the random draws of its first run: offset the seed
-        seed = None if self.seed is None else int(self.seed) + len(existing)
-        grid = plan.space.grid() if str(self.sampler_name).lower() == "grid" else None
-        study.sampler = make_sampler(
-            self.sampler_name, seed, self.sampler_kwargs, grid=grid, n_objectives=len(plan.directions)
-        )
+        plan.seed = None if self.seed is None else int(self.seed) + len(existing)
+        study.sampler = self._sampler(plan, worker=0)
+        plan.sweep_dir.mkdir(parents=True, exist_ok=True)
         return study
+
+    def _sampler(self, plan: _Plan, worker: int) -> Any:
+        """Worker k samples with seed + k: workers of one command never draw the same values."""
+        grid = plan.space.grid() if str(self.sampler_name).lower() == "grid" else None
+        seed = None if plan.seed is None else plan.seed + worker
+        return make_sampler(self.sampler_name, seed, self.sampler_kwargs, grid=grid, n_objectives=len(plan.directions))
 
     def _check_composes(self, plan: _Plan) -> None:
         """Compose one job's config (first choice / lower end of each key) to catch what Hydra rejects."""
@@ -267,10 +360,10 @@ class CrescendoSearch:
                 f"a trial's config cannot be composed ({' '.join(overrides)}): {str(error).strip()}"
             ) from None
 
-    # ------------------------------------------------------------------ the loop
+    # ------------------------------------------------------------------ the search
 
-    def _run(self, study: optuna.Study, plan: _Plan) -> None:
-        writer = ResultsWriter(
+    def _writer(self, plan: _Plan) -> ResultsWriter:
+        return ResultsWriter(
             sweep_dir=plan.sweep_dir,
             study_name=plan.study_name,
             storage=plan.storage_url,
@@ -279,53 +372,74 @@ class CrescendoSearch:
             param_names=[p.name for p in plan.space.params],
             n_trials=plan.n_trials,
         )
-        OmegaConf.save(self.config, plan.sweep_dir / "multirun.yaml")
-        trials = study.get_trials(deepcopy=False)
-        counts = Counts.of(trials)
-        self._print_header(study, plan, counts)
-        single = len(plan.directions) == 1
-        best = results.best_trial(trials, plan.directions[0]) if single else None
-        n_this_run = 0
-        with self._search_environment(plan), _quiet_launcher():
-            while counts.finished < plan.n_trials:
-                trial = study.ask(plan.space.distributions)
-                overrides = plan.space.overrides(trial.params)
-                tic = time.perf_counter()
-                try:
-                    active_trial.set_active_trial(trial)
-                    job = self.launcher.launch([overrides], initial_job_idx=trial.number)[0]
-                except HydraException as error:  # these values do not compose (checked for the first)
-                    job = JobReturn(status=JobStatus.FAILED, _return_value=error)
-                except BaseException as error:  # Ctrl-C or an exit inside the job: record, then leave
-                    interrupted = isinstance(error, KeyboardInterrupt)
-                    trial.set_user_attr(results.ERROR, "interrupted" if interrupted else f"{type(error).__name__}: {error}")
-                    if interrupted:
-                        trial.set_user_attr(results.INTERRUPTED, True)
-                    study.tell(trial, state=TrialState.FAIL)
-                    refresh(study._storage)
-                    writer.write(study.get_trials(deepcopy=False))
-                    raise
-                finally:
-                    active_trial.set_active_trial(None)
-                seconds = time.perf_counter() - tic
-                abort = self._tell(study, trial, job, plan)
-                n_this_run += 1
 
-                refresh(study._storage)  # one read of the study per trial (see storage.py)
-                trials = study.get_trials(deepcopy=False)
-                counts = Counts.of(trials)
-                writer.write(trials)
-                frozen = _find(trials, trial.number)
-                if single:
-                    best = results.best_trial(trials, plan.directions[0])
-                print(
-                    results.trial_line(
-                        frozen, counts.finished, plan.n_trials, best, seconds, _short_overrides(frozen.params)
-                    ),
-                    flush=True,
-                )
-                if frozen.state == TrialState.FAIL:
-                    self._log_failure(plan, frozen, job)
+    def _run(self, study: optuna.Study, plan: _Plan) -> None:
+        writer = self._writer(plan)
+        OmegaConf.save(self.config, plan.sweep_dir / "multirun.yaml")
+        counts = Counts.of(study.get_trials(deepcopy=False))
+        n_workers = max(1, min(plan.n_jobs, plan.n_trials - counts.holding))
+        self._print_header(study, plan, counts, n_workers)
+        interrupted = False
+        if n_workers == 1:
+            try:
+                n_this_run = self._work(study, plan, writer, worker=0)
+            except SearchStopped:
+                n_this_run, interrupted = 0, True
+        else:
+            n_this_run, code = self._run_workers(study, plan, n_workers)
+            interrupted = code == _INTERRUPTED_CODE
+            if code not in (0, _INTERRUPTED_CODE):
+                self._write_results(study, writer, plan)
+                raise SystemExit(code)  # the worker printed why
+        trials = self._write_results(study, writer, plan)
+        close_connections(study._storage)  # SQLite: the last connection closed folds the WAL into study.db
+        if interrupted:
+            exit_with(
+                "interrupted: the running trials are recorded as interrupted and do not count — run the same "
+                "command again to finish the study",
+                code=_INTERRUPTED_CODE,
+            )
+        self._print_summary(trials, writer, plan, n_this_run)
+
+    def _work(self, study: optuna.Study, plan: _Plan, writer: ResultsWriter, worker: int) -> int:
+        """The loop of one worker; returns how many trials it ran. Raises _SearchAborted, SearchStopped."""
+        single = len(plan.directions) == 1
+        n_this_run = 0
+        with self._search_environment(plan), _quiet_launcher(), _stop_on_signals():
+            while True:
+                with _deferred_signals():  # a signal here waits until the study is consistent
+                    asked = self._next_trial(study, plan)
+                    if asked is not None and _stop_requested():
+                        _record_interrupted(study, asked[0], asked[1])
+                        asked = None
+                if asked is None:
+                    break
+                trial, beat = asked
+                job, seconds = self._launch(study, trial, plan, writer, beat)
+                with _deferred_signals():
+                    try:
+                        abort = self._tell(study, trial, job, plan)
+                    except optuna.exceptions.UpdateFinishedTrialError:
+                        print(
+                            f"cr: warning: trial #{trial.number} was failed by another worker while it ran (no "
+                            f"heartbeat for longer than the grace period); its retry counts instead",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+                        continue
+                    n_this_run += 1
+                    trials = self._write_results(study, writer, plan)
+                    counts = Counts.of(trials)
+                    frozen = _find(trials, trial.number)
+                    best = results.best_trial(trials, plan.directions[0]) if single else None
+                    print(
+                        results.trial_line(
+                            frozen, counts.finished, plan.n_trials, best, seconds, _short_overrides(frozen.params)
+                        ),
+                        flush=True,
+                    )
+                    if frozen.state == TrialState.FAIL:
+                        self._log_failure(plan, frozen, job)
                 if abort is not None:
                     raise _SearchAborted(abort, code=2)
                 if counts.fail > self.max_failure_rate * plan.n_trials:
@@ -335,8 +449,179 @@ class CrescendoSearch:
                         f"see {plan.sweep_dir / FAILURES_LOG}; fix the cause or raise max_failure_rate",
                         code=1,
                     )
-        writer.write(trials)
-        self._print_summary(trials, writer, plan, n_this_run)
+        return n_this_run
+
+    def _next_trial(self, study: optuna.Study, plan: _Plan) -> tuple[optuna.Trial, Any] | None:
+        """Ask for the next trial that has a place among n_trials (with its heartbeat running), or None
+        once the study holds n_trials finished trials. Waits while other workers run the last ones."""
+        from optuna.storages._heartbeat import get_heartbeat_thread
+
+        waited_since: float | None = None
+        noted = False
+        pause = 0.05
+        while True:
+            _fail_stale_trials(study)
+            refresh(study._storage)
+            trials = study.get_trials(deepcopy=False)
+            counts = Counts.of(trials)
+            if counts.finished >= plan.n_trials or _stop_requested():
+                return None
+            if counts.waiting == 0 and counts.holding >= plan.n_trials:
+                # the last trials run elsewhere: wait for them (a dead worker's trial is retried here)
+                waited_since = waited_since or time.monotonic()
+                if not noted and time.monotonic() - waited_since > 5 and plan.heartbeat_interval:
+                    running = [t.number for t in trials if t.state == TrialState.RUNNING]
+                    grace = plan.grace_period or 2 * plan.heartbeat_interval
+                    print(
+                        f"  waiting for trial(s) {', '.join(f'#{n}' for n in running)} running elsewhere "
+                        f"(a trial without a heartbeat for {grace} s is retried here)",
+                        flush=True,
+                    )
+                    noted = True
+                time.sleep(pause)
+                pause = min(1.0, pause * 2)
+                continue
+            trial = study.ask(plan.space.distributions)
+            beat = get_heartbeat_thread(trial._trial_id, study._storage)
+            beat.start()
+            try:
+                trial.set_user_attr(results.WORKER, _WORKER_ID)
+                refresh(study._storage)
+                if not _is_surplus(trial.number, study.get_trials(deepcopy=False), plan.n_trials):
+                    return trial, beat
+                trial.set_user_attr(results.SURPLUS, True)
+            except BaseException:  # stopped between ask and launch: the trial never ran
+                _record_interrupted(study, trial, beat)
+                raise
+            beat.join()
+            study.tell(trial, state=TrialState.FAIL)
+
+    def _launch(
+        self, study: optuna.Study, trial: optuna.Trial, plan: _Plan, writer: ResultsWriter, beat: Any
+    ) -> tuple[JobReturn, float]:
+        overrides = plan.space.overrides(trial.params)
+        tic = time.perf_counter()
+        try:
+            active_trial.set_active_trial(trial)
+            job = self.launcher.launch([overrides], initial_job_idx=trial.number)[0]
+        except HydraException as error:  # these values do not compose (checked for the first)
+            job = JobReturn(status=JobStatus.FAILED, _return_value=error)
+        except BaseException as error:  # Ctrl-C, SIGTERM or an exit inside the job: record, then leave
+            with _deferred_signals():
+                beat.join()
+                interrupted = isinstance(error, (KeyboardInterrupt, SearchStopped))
+                with contextlib.suppress(Exception):
+                    if interrupted:
+                        _record_interrupted(study, trial)
+                    else:
+                        trial.set_user_attr(results.ERROR, f"{type(error).__name__}: {error}")
+                        study.tell(trial, state=TrialState.FAIL)
+                    self._write_results(study, writer, plan)
+            raise
+        finally:
+            active_trial.set_active_trial(None)
+        beat.join()
+        return job, time.perf_counter() - tic
+
+    def _write_results(self, study: optuna.Study, writer: ResultsWriter, plan: _Plan) -> list[Any]:
+        """Re-read the study and rewrite the results files; workers take turns (a lock file), so the
+        files always come from the newest read."""
+        with _file_lock(plan.sweep_dir / RESULTS_LOCK):
+            refresh(study._storage)  # one read of the study per trial (see storage.py)
+            trials = study.get_trials(deepcopy=False)
+            writer.write(trials)
+        return trials
+
+    # ------------------------------------------------------------------ worker processes
+
+    def _run_workers(self, study: optuna.Study, plan: _Plan, n_workers: int) -> tuple[int, int]:
+        """Fork `n_workers` processes that each run `_work`; wait for them. Returns (trials run, exit code)."""
+        import multiprocessing
+        from multiprocessing.connection import wait
+
+        if plan.in_process:
+            _preload(plan.preload)  # once here, not once per worker: torch + Lightning take seconds
+        threads = max(1, _cores() // n_workers)
+        context = multiprocessing.get_context("fork")
+        close_connections(study._storage)  # children open their own connections
+        workers = []
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for index in range(n_workers):
+            process = context.Process(
+                target=self._worker_main, args=(plan, index, threads), name=f"cr-worker-{index}", daemon=False
+            )
+            process.start()
+            workers.append(process)
+        alive = {p.sentinel: p for p in workers}
+        code = 0
+        try:
+            while alive:
+                for sentinel in wait(list(alive)):
+                    process = alive.pop(sentinel)
+                    process.join()
+                    exit_code = process.exitcode or 0
+                    if exit_code < 0:
+                        print(
+                            f"cr: warning: worker {process.name} (pid {process.pid}) was killed by signal {-exit_code}; "
+                            f"its trial is retried once its heartbeat expires",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+                    elif exit_code == _INTERRUPTED_CODE:
+                        code = code or exit_code
+                    elif exit_code != 0 and code == 0:
+                        code = exit_code  # an abort: stop the others (they record their trials as interrupted)
+                        for other in alive.values():
+                            with contextlib.suppress(ProcessLookupError):
+                                os.kill(other.pid, signal.SIGTERM)
+        except KeyboardInterrupt:  # Ctrl-C: the workers got it too; let them record their trials
+            code = _INTERRUPTED_CODE
+            with _signals_ignored():
+                for process in alive.values():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(process.pid, signal.SIGTERM)
+                for process in alive.values():
+                    process.join(timeout=60)
+        if code == 0 and all((p.exitcode or 0) < 0 for p in workers):
+            code = 1
+            print("cr: error: every worker was killed; run the same command again to finish the study", file=sys.stderr)
+        ids = {f"{_HOST}:{p.pid}" for p in workers}
+        refresh(study._storage)
+        n_this_run = sum(1 for t in study.get_trials(deepcopy=False)
+                         if t.state.is_finished() and t.user_attrs.get(results.WORKER) in ids)
+        return n_this_run, code
+
+    def _worker_main(self, plan: _Plan, index: int, threads: int) -> None:
+        """A forked worker: its own storage connection, sampler seed and share of the CPU threads."""
+        global _WORKER_ID
+        _WORKER_ID = f"{_HOST}:{os.getpid()}"
+        _die_with_parent()
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[name] = str(threads)
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(threads)
+        try:
+            study = optuna.load_study(
+                study_name=plan.study_name,
+                storage=self._storage(plan),
+                sampler=self._sampler(plan, worker=index),
+                pruner=make_pruner(plan.pruner_name, plan.pruner_kwargs),
+            )
+            self._work(study, plan, self._writer(plan), worker=index)
+        except (SearchStopped, KeyboardInterrupt):
+            _exit(_INTERRUPTED_CODE)
+        except _SearchAborted as aborted:
+            print(f"cr: error: {aborted}", file=sys.stderr, flush=True)
+            _exit(aborted.code)
+        except ConfigError as error:
+            print(f"cr: error: {error}", file=sys.stderr, flush=True)
+            _exit(2)
+        except SystemExit as stop:
+            _exit(stop.code if isinstance(stop.code, int) else 1)
+        _exit(0)
+
+    # ------------------------------------------------------------------ recording a trial
 
     def _tell(self, study: optuna.Study, trial: optuna.Trial, job: JobReturn, plan: _Plan) -> str | None:
         """Record the job's outcome; return a message when the whole search must stop."""
@@ -391,14 +676,18 @@ class CrescendoSearch:
 
     # ------------------------------------------------------------------ output
 
-    def _print_header(self, study: optuna.Study, plan: _Plan, counts: Counts) -> None:
+    def _print_header(self, study: optuna.Study, plan: _Plan, counts: Counts, n_workers: int) -> None:
         seed = "" if self.seed is None else f" (seed {self.seed})"
         monitor = OmegaConf.select(self.config, "monitor", default=None) if self.config is not None else None
         what = "/".join(plan.objectives) if plan.objectives else (str(monitor) if monitor else "the objective")
         resumed = f", resuming: {counts.finished} done" if counts.finished else ""
+        workers = ""
+        if n_workers > 1:
+            threads = f" × {max(1, _cores() // n_workers)} CPU thread(s)" if plan.in_process else ""
+            workers = f"; {n_workers} workers{threads}"
         print(
             f"Search '{plan.study_name}': {plan.n_trials} trials{resumed}; {str(self.sampler_name).lower()} sampler{seed}, "
-            f"{plan.pruner_name} pruner; {'/'.join(plan.directions)} {what}",
+            f"{plan.pruner_name} pruner; {'/'.join(plan.directions)} {what}{workers}",
             flush=True,
         )
         for p in plan.space.params:
@@ -421,7 +710,7 @@ class CrescendoSearch:
         console.print(f"results: {plan.sweep_dir / results.RESULTS_FILE}, {plan.sweep_dir / results.TRIALS_FILE}")
         if doc["n_fail"]:
             console.print(f"failures: {plan.sweep_dir / FAILURES_LOG}")
-        console.print(f"dashboard: optuna-dashboard {results.hide_password(plan.storage_url)}")
+        console.print(f"dashboard: optuna-dashboard {results.hide_password(_dashboard_url(plan.storage_url))}")
 
     def _log_failure(self, plan: _Plan, trial: Any, job: JobReturn) -> None:
         error = getattr(job, "_return_value", None)
@@ -445,6 +734,188 @@ class CrescendoSearch:
                 os.environ.pop(active_trial.ENV_VAR, None)
             else:
                 os.environ[active_trial.ENV_VAR] = old
+
+
+# ---------------------------------------------------------------------- workers
+
+_HOST = socket.gethostname()
+_WORKER_ID = f"{_HOST}:{os.getpid()}"
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS
+        return os.cpu_count() or 1
+
+
+def _can_fork() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _processes_per_trial(cfg: DictConfig) -> int:
+    """A DDP trial runs one process per device."""
+    strategy = str(OmegaConf.select(cfg, "trainer.strategy", default="") or "").lower()
+    devices = OmegaConf.select(cfg, "trainer.devices", default=1)
+    if "ddp" in strategy and isinstance(devices, int) and devices > 1:
+        return devices
+    return 1
+
+
+def _check_trainer_for_search(cfg: DictConfig) -> None:
+    strategy = str(OmegaConf.select(cfg, "trainer.strategy", default="") or "").lower()
+    if "ddp" in strategy and "spawn" not in strategy and "fork" not in strategy and _processes_per_trial(cfg) > 1:
+        raise ConfigError(
+            f"trainer.strategy={strategy}: a DDP trial inside a search is not supported (Lightning starts the other "
+            f"ranks by re-running the whole command) — search with one process per trial (hydra.sweeper.n_jobs) "
+            f"and train the chosen config with DDP as a single run (cr trainer=ddp ...)"
+        )
+
+
+def _preload(modules: Sequence[str]) -> None:
+    import importlib
+
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception as error:  # noqa: BLE001 - a job that needs it reports the problem itself
+            log.debug("preloading %s failed: %s", name, error)
+
+
+def _die_with_parent() -> None:
+    """Linux: a worker gets SIGTERM (and records its trial as interrupted) when the `cr` process dies."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent is already gone
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _exit(code: int) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+_SIGNALS: dict[str, Any] = {"deferred": 0, "pending": None}
+
+
+def _raise_stopped(signum: int, frame: Any) -> None:
+    if _SIGNALS["deferred"]:
+        _SIGNALS["pending"] = signum  # raised when the database work in progress is done
+        return
+    raise SearchStopped(signal.Signals(signum).name)
+
+
+def _stop_requested() -> bool:
+    return _SIGNALS["pending"] is not None
+
+
+@contextlib.contextmanager
+def _deferred_signals() -> Iterator[None]:
+    """Ctrl-C / SIGTERM inside this block take effect at its end: an ask or a tell is never cut in half."""
+    _SIGNALS["deferred"] += 1
+    try:
+        yield
+    finally:
+        _SIGNALS["deferred"] -= 1
+    if not _SIGNALS["deferred"] and _SIGNALS["pending"] is not None:
+        signum, _SIGNALS["pending"] = _SIGNALS["pending"], None
+        raise SearchStopped(signal.Signals(signum).name)
+
+
+def _record_interrupted(study: optuna.Study, trial: optuna.Trial, beat: Any = None) -> None:
+    """A trial stopped by Ctrl-C / SIGTERM: FAIL with `interrupted` (never counted toward n_trials)."""
+    with _deferred_signals():
+        if beat is not None:
+            beat.join()
+        with contextlib.suppress(Exception):
+            trial.set_user_attr(results.ERROR, "interrupted")
+            trial.set_user_attr(results.INTERRUPTED, True)
+            study.tell(trial, state=TrialState.FAIL)
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """Ctrl-C and SIGTERM raise SearchStopped (in the main thread; elsewhere nothing changes)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _SIGNALS.update(deferred=0, pending=None)
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in old:
+        signal.signal(s, _raise_stopped)
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
+@contextlib.contextmanager
+def _signals_ignored() -> Iterator[None]:
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    try:
+        import fcntl
+    except ImportError:  # Windows: one worker only
+        yield
+        return
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _fail_stale_trials(study: optuna.Study) -> None:
+    """Fail the running trials whose heartbeat expired and queue their retries (Optuna's callback)."""
+    from optuna.storages._heartbeat import is_heartbeat_enabled
+
+    if not is_heartbeat_enabled(study._storage):
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        optuna.storages.fail_stale_trials(study)
+
+
+def _is_surplus(number: int, trials: Sequence[Any], n_trials: int) -> bool:
+    """Trial `number` is surplus when n_trials trials numbered below it hold a place (see the module doc)."""
+    retried = results.retried_numbers(trials)
+    below = sum(1 for t in trials if t.number < number and results.holds_place(t, retried))
+    return below >= n_trials
+
+
+def _optional_whole(value: Any, key: str, lowest: int, meaning: str) -> int | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("null", "none", "")):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
+        raise ConfigError(f"{key}={value}: must be a whole number ≥ {lowest} or null ({meaning})")
+    return value
+
+
+def _dashboard_url(url: str) -> str:
+    if url.startswith("journal://"):
+        return url[len("journal://"):]  # optuna-dashboard opens a journal file by its path
+    return url
 
 
 # ---------------------------------------------------------------------- helpers

@@ -16,8 +16,10 @@ class CrescendoSweeperConf:
     # the search stops when the study holds this many finished trials (COMPLETE, PRUNED or FAIL;
     # trials interrupted with Ctrl-C do not count), counting those of earlier runs of the same study
     n_trials: int = 20
-    # trials at once (1 for now: parallel workers are the next step)
-    n_jobs: int = 1
+    # trials at once: worker processes forked from this command, each asking the study for its next
+    # trial as soon as its last one ends; auto = one per CPU core when trials train on the CPU with an
+    # in-process launcher, else 1 (with a submitit launcher: how many jobs run at once)
+    n_jobs: Any = "auto"
     # tpe | random | cmaes | gp | qmc | grid | nsga2; extra constructor arguments in sampler_kwargs
     sampler: str = "tpe"
     sampler_kwargs: Dict[str, Any] = field(default_factory=dict)
@@ -36,6 +38,14 @@ class CrescendoSweeperConf:
     study_name: Optional[str] = None
     # the search aborts once more than this fraction of n_trials has failed (1.0 = never)
     max_failure_rate: float = 0.5
+    # seconds between the heartbeats of a running trial; a trial without one for grace_period seconds
+    # (null = 2 × heartbeat_interval) belongs to a dead worker: it is failed and retried (at most
+    # max_retry times; null = always). heartbeat_interval null switches heartbeats off
+    heartbeat_interval: Optional[int] = 10
+    grace_period: Optional[int] = None
+    max_retry: Optional[int] = 2
+    # modules imported once before the workers are forked (so each does not import them again)
+    preload: List[str] = field(default_factory=list)
     # search space as override strings, e.g. {model.optimizer.lr: "tag(log, interval(1e-4, 1e-2))"};
     # the command line wins for the same key
     params: Dict[str, Any] = field(default_factory=dict)

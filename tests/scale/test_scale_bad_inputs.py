@@ -1,0 +1,186 @@
+"""Bad input, table-driven: every case is a real `cr` command that must stop with one clear message
+naming the key or file and the fix, a non-zero exit status, no traceback, and nothing on disk that a
+corrected rerun would trip on (no half-made run dir, no trial dirs, no study at a wrong place)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import CR, write_arrays
+
+SEARCH = ["data=diabetes", "hparams_search=optuna", "model.optimizer.lr=interval(0.001, 0.01)", "trainer.max_epochs=1"]
+
+
+@dataclass
+class Case:
+    id: str
+    args: list[str]  # {data}, {bad}, {tmp}, {postgres} are filled in
+    message: list[str]  # substrings of stderr, in order
+    code: int = 2
+    search: bool = False  # a search: check its sweep dir
+    extra: dict = field(default_factory=dict)
+
+
+CASES = [
+    # --- data files (single runs: the half-made run dir is removed)
+    Case("data-dir-missing", ["data=regression", "+data.data_dir={tmp}/nowhere"],
+         ["cr: error: data.data_dir: {tmp}/nowhere"]),
+    Case("data-file-missing", ["data=regression", "+data.data_dir={bad}/no_val"],
+         ["cr: error: data.data_dir: {bad}/no_val has no X_val.npy, Y_val.npy"]),
+    Case("data-nan", ["data=regression", "+data.data_dir={bad}/nan"], ["cr: error: ", "X_train.npy", "NaN"]),
+    Case("data-rows-mismatch", ["data=regression", "+data.data_dir={bad}/rows"],
+         ["cr: error: {bad}/rows/X_train.npy has 48 rows but {bad}/rows/Y_train.npy has 43"]),
+    Case("data-not-npy", ["data=regression", "+data.data_dir={bad}/garbage"], ["cr: error: ", "X_train.npy"]),
+    Case("data-1d-inputs", ["data=regression", "+data.data_dir={bad}/flat"], ["cr: error: ", "X_train.npy", "2-D"]),
+    Case("data-feature-select", ["data=regression", "+data.data_dir={data}", "data.feature_select=abc"],
+         ["cr: error: data.feature_select"]),
+    # --- overrides
+    Case("unknown-key", ["data=diabetes", "trainer.max_epoch=3"],
+         ["Could not override 'trainer.max_epoch'", "To append to your config use +trainer.max_epoch=3"], code=1),
+    Case("unknown-group-option", ["data=diabetes", "model=nope"],
+         ["Could not find 'model/nope'", "Available options in 'model'", "mlp"], code=1),
+    Case("bad-mode", ["data=diabetes", "mode=middle"], ["cr: error: mode: 'middle' is not allowed; use mode=min or mode=max"]),
+    Case("bad-architecture", ["data=diabetes", "model.architecture=wide"], ["cr: error: model.architecture"]),
+    # --- search syntax and space
+    Case("syntax", ["data=diabetes", "hparams_search=optuna", "model.optimizer.lr=interval(0.001"],
+         ["cr: error: model.optimizer.lr: cannot parse 'model.optimizer.lr=interval(0.001'", "write e.g."], search=True),
+    Case("interval-reversed", [*SEARCH[:2], "model.optimizer.lr=interval(0.01, 0.001)"],
+         ["cr: error: model.optimizer.lr=interval(0.01, 0.001): the lower end is above the upper end"], search=True),
+    Case("search-unknown-key", [*SEARCH[:2], "model.optimzer.lr=interval(0.001, 0.01)"],
+         ["cr: error: model.optimzer.lr=interval(0.001, 0.01): model.optimzer.lr is not a key of the config"], search=True),
+    Case("search-bad-choice", [*SEARCH, "model.batch_norm=choice(maybe, 1.5)"],
+         ["cr: error: model.batch_norm=choice(maybe, 1.5): model.batch_norm is a bool"], search=True),
+    Case("log-scale-zero", [*SEARCH[:2], "model.optimizer.lr=tag(log, interval(0, 0.01))"],
+         ["cr: error: model.optimizer.lr=tag(log, interval(0, 0.01))", "log"], search=True),
+    Case("nothing-to-search", ["data=diabetes", "hparams_search=optuna"], ["cr: error: nothing to search"], search=True),
+    # --- sweeper settings
+    Case("n-jobs-zero", [*SEARCH, "hydra.sweeper.n_jobs=0"],
+         ["cr: error: hydra.sweeper.n_jobs=0: must be a whole number ≥ 1 (trials at once) or auto"], search=True),
+    Case("n-jobs-negative", [*SEARCH, "hydra.sweeper.n_jobs=-2"], ["cr: error: hydra.sweeper.n_jobs=-2: must be"], search=True),
+    Case("n-trials-zero", [*SEARCH, "hydra.sweeper.n_trials=0"],
+         ["cr: error: hydra.sweeper.n_trials=0: must be a whole number ≥ 1"], search=True),
+    Case("unknown-sampler", [*SEARCH, "hydra.sweeper.sampler=bayes"],
+         ["cr: error: hydra.sweeper.sampler=bayes: unknown sampler — choose one of tpe"], search=True),
+    Case("unknown-pruner", [*SEARCH, "hydra.sweeper.pruner=early"],
+         ["cr: error: hydra.sweeper.pruner=early: unknown pruner — choose one of none"], search=True),
+    Case("bad-direction", [*SEARCH, "hydra.sweeper.direction=sideways"],
+         ["cr: error: hydra.sweeper.direction=sideways: each direction is minimize or maximize"], search=True),
+    Case("heartbeat-zero", [*SEARCH, "hydra.sweeper.heartbeat_interval=0"],
+         ["cr: error: hydra.sweeper.heartbeat_interval=0: must be a whole number ≥ 1 or null"], search=True),
+    Case("grace-too-short", [*SEARCH, "hydra.sweeper.grace_period=5"],
+         ["cr: error: hydra.sweeper.grace_period=5: must be longer than heartbeat_interval=10", "grace_period=20"],
+         search=True),
+    Case("failure-rate", [*SEARCH, "hydra.sweeper.max_failure_rate=2"],
+         ["cr: error: hydra.sweeper.max_failure_rate=2.0: must be between 0 and 1"], search=True),
+    # --- storages
+    Case("postgres-unreachable", [*SEARCH, "hydra.sweeper.storage=postgresql://crescendo@127.0.0.1:1/crescendo"],
+         ["cr: error: hydra.sweeper.storage=postgresql", "127.0.0.1:1/crescendo: cannot connect", "Connection refused",
+          "start the database server"], search=True),
+    Case("postgres-no-database", [*SEARCH, "hydra.sweeper.storage={postgres_nodb}"],
+         ["cr: error: hydra.sweeper.storage=postgresql", "cannot connect", 'database "nodb" does not exist'], search=True),
+    Case("sqlite-missing-dir", [*SEARCH, "hydra.sweeper.storage=sqlite:///{tmp}/nodir/study.db"],
+         ["cr: error: hydra.sweeper.storage=sqlite:///{tmp}/nodir/study.db: directory {tmp}/nodir does not exist"],
+         search=True),
+    Case("journal-missing-dir", [*SEARCH, "hydra.sweeper.storage=journal://{tmp}/nodir/study.log"],
+         ["cr: error: hydra.sweeper.storage=journal://{tmp}/nodir/study.log: directory {tmp}/nodir does not exist"],
+         search=True),
+    Case("unknown-storage", [*SEARCH, "hydra.sweeper.storage=mongodb://localhost/db"],
+         ["cr: error: hydra.sweeper.storage=mongodb://localhost/db: unknown database kind 'mongodb' — use sqlite:///"],
+         search=True),
+    Case("mysql-driver-missing", [*SEARCH, "hydra.sweeper.storage=mysql://u@127.0.0.1/db"],
+         ["cr: error: hydra.sweeper.storage=mysql://u@127.0.0.1/db: the Python driver for mysql is not installed — "
+          "pip install pymysql"], search=True),
+    Case("study-other-direction", [*SEARCH, "hydra.sweeper.storage=sqlite:///{tmp}/existing.db",
+                                   "hydra.sweeper.study_name=maximized"],
+         ["cr: error: hydra.sweeper.study_name=maximized: the study in sqlite:///{tmp}/existing.db was created to "
+          "maximize, this search asks minimize — use another study_name"], search=True),
+]
+
+
+def write_bad_data(root: Path) -> None:
+    good = write_arrays(root / "good")
+    for name in ("no_val", "nan", "rows", "garbage", "flat"):
+        write_arrays(root / name)
+    (root / "no_val" / "X_val.npy").unlink()
+    (root / "no_val" / "Y_val.npy").unlink()
+    x = np.load(good / "X_train.npy")
+    x[3, 1] = np.nan
+    np.save(root / "nan" / "X_train.npy", x)
+    np.save(root / "rows" / "Y_train.npy", np.load(good / "Y_train.npy")[:-5])
+    (root / "garbage" / "X_train.npy").write_text("not an array")
+    np.save(root / "flat" / "X_train.npy", np.load(good / "X_train.npy")[:, 0])
+
+
+def fill(text: str, values: dict[str, str]) -> str:
+    for key, value in values.items():
+        text = text.replace("{" + key + "}", value)
+    return text
+
+
+@pytest.fixture(scope="module")
+def values(tmp_path_factory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("bad")
+    return {"root": str(root), "bad": str(root / "bad"), "data": str(root / "bad" / "good")}
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory, postgres_url, values):
+    """Run every case once (three at a time), each in its own directory."""
+    import optuna
+
+    root = Path(values["root"])
+    write_bad_data(root / "bad")
+    values = {**values, "postgres_nodb": postgres_url.rsplit("/", 1)[0] + "/nodb"}
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+    def run(case: Case) -> tuple[Path, subprocess.CompletedProcess]:
+        cwd = root / case.id
+        cwd.mkdir()
+        optuna.create_study(storage=f"sqlite:///{cwd / 'existing.db'}", study_name="maximized", direction="maximize")
+        args = [fill(a, {**values, "tmp": str(cwd)}) for a in case.args]
+        if case.search:
+            args.append(f"hydra.sweep.dir={cwd / 'sweep'}")
+        proc = subprocess.run([CR, *args], cwd=cwd, capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        return cwd, proc
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return dict(zip((c.id for c in CASES), pool.map(run, CASES)))
+
+
+def test_the_table_has_at_least_twenty_cases():
+    assert len(CASES) >= 20 and len({c.id for c in CASES}) == len(CASES)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input(case: Case, outcomes, values):
+    cwd, proc = outcomes[case.id]
+    err = proc.stderr
+    assert proc.returncode == case.code, f"exit {proc.returncode}\n{proc.stdout}\n{err}"
+    assert "Traceback" not in err + proc.stdout, err
+    position = 0
+    for part in case.message:
+        part = fill(part, {**values, "tmp": str(cwd)})
+        found = err.find(part, position)
+        assert found >= 0, f"{part!r} not in:\n{err}"
+        position = found + len(part)
+    if case.code == 2:
+        assert err.count("cr: error:") == 1 and err.startswith("cr: error:"), err
+        assert err.count("\n") <= 1 + err.count("cr: warning:"), err
+    # nothing a rerun would trip on: no run dir, no trial dirs, no study created anywhere
+    assert not (cwd / "results").exists() or not any((cwd / "results").rglob("result.json"))
+    runs = cwd / "results" / "train" / "runs"
+    assert not runs.exists() or not any(runs.iterdir()), list(runs.iterdir())
+    sweep = cwd / "sweep"
+    if sweep.exists():
+        assert not any(p.name.isdigit() for p in sweep.iterdir()), list(sweep.iterdir())
+        assert not (sweep / "study.db").exists() or case.id.startswith("study-")
+    assert sorted(p.name for p in cwd.iterdir() if p.name not in ("sweep", "results")) == ["existing.db"]
