@@ -143,3 +143,27 @@ def test_bad_n_jobs(tmp_path, capsys, value, message):
         run_search([*BASE, f"hydra.sweeper.n_jobs={value}"], tmp_path / "sweep")
     assert exit_.value.code == 2
     assert f"cr: error: {message}" in capsys.readouterr().err
+
+
+def test_auto_is_one_worker_per_core_for_cpu_training_in_this_process(monkeypatch):
+    from omegaconf import OmegaConf
+
+    from hydra_plugins.crescendo_sweeper import _impl
+
+    monkeypatch.setattr(_impl, "_cores", lambda: 8)
+    search = _impl.CrescendoSearch(n_jobs="auto")
+    cpu = OmegaConf.create({"trainer": {"accelerator": "cpu", "devices": 1}})
+    assert search._n_jobs(cpu, in_process=True) == 8
+    assert search._n_jobs(cpu, in_process=False) == 1  # submitit: the jobs run elsewhere, say how many
+    assert search._n_jobs(OmegaConf.create({"trainer": {"accelerator": "gpu"}}), in_process=True) == 1
+    ddp = OmegaConf.create({"trainer": {"accelerator": "cpu", "devices": 2, "strategy": "ddp"}})
+    assert search._n_jobs(ddp, in_process=True) == 4
+    assert _impl.CrescendoSearch(n_jobs=3)._n_jobs(cpu, in_process=True) == 3
+
+
+def test_auto_without_a_cpu_trainer_runs_in_this_process(tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    run_search([*BASE, "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=auto"], sweep)
+    assert "workers" not in capsys.readouterr().out
+    trials = load_trials(f"sqlite:///{sweep / 'study.db'}", "fake")
+    assert {t.user_attrs["worker"].rsplit(":", 1)[1] for t in trials} == {str(os.getpid())}

@@ -96,7 +96,7 @@ class CrescendoSearch:
     def __init__(
         self,
         n_trials: int = 20,
-        n_jobs: Any = "auto",
+        n_jobs: Any = 1,
         sampler: str = "tpe",
         sampler_kwargs: Any = None,
         seed: int | None = None,

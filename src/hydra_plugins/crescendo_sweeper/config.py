@@ -19,7 +19,7 @@ class CrescendoSweeperConf:
     # trials at once: worker processes forked from this command, each asking the study for its next
     # trial as soon as its last one ends; auto = one per CPU core when trials train on the CPU with an
     # in-process launcher, else 1 (with a submitit launcher: how many jobs run at once)
-    n_jobs: Any = "auto"
+    n_jobs: Any = 1
     # tpe | random | cmaes | gp | qmc | grid | nsga2; extra constructor arguments in sampler_kwargs
     sampler: str = "tpe"
     sampler_kwargs: Dict[str, Any] = field(default_factory=dict)
