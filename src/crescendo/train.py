@@ -120,9 +120,10 @@ def train(cfg: DictConfig) -> TrainResult:
         trainer.fit(model, datamodule=datamodule)
     except TrialPruned:
         result.status = "pruned"
+        _read_best(result, trainer, best_epoch)  # what it had reached, and its checkpoint
         _finish(result, trainer, best_epoch, fit_started, setup_seconds, started)
         raise
-    except (NonFiniteLossError, Exception) as error:  # noqa: B014 - recorded, then re-raised
+    except Exception as error:  # recorded in result.json, then re-raised for the caller (the sweeper: FAIL)
         result.error = f"{type(error).__name__}: {error}"
         _finish(result, trainer, best_epoch, fit_started, setup_seconds, started)
         raise
