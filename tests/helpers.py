@@ -31,3 +31,33 @@ def run_cr(*args: str, cwd: Path, timeout: float = 300, env: dict | None = None)
     """Run the installed `cr` command the way a user would."""
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.run([CR, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env)
+
+
+class batches:
+    """An in-memory loader of (x, y) batches in order, the last one short."""
+
+    def __init__(self, x, y, size: int) -> None:
+        self.x, self.y, self.size = x, y, size
+
+    def __len__(self) -> int:
+        return -(-len(self.x) // self.size)
+
+    def __iter__(self):
+        for i in range(0, len(self.x), self.size):
+            yield self.x[i:i + self.size], self.y[i:i + self.size]
+
+
+def make_trainer(tmp_path, **kwargs):
+    """A quiet one-epoch CPU Trainer for model tests; keyword arguments override."""
+    import logging
+
+    import lightning as L
+
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    options = dict(
+        max_epochs=1, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+        default_root_dir=tmp_path,
+    )
+    options.update(kwargs)
+    return L.Trainer(**options)

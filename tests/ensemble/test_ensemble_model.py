@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import functools
-import logging
 
-import lightning as L
 import pytest
 import torch
 from torch import nn
@@ -16,27 +14,7 @@ from crescendo.models.components.batched import BatchedBatchNorm1d, BatchedDense
 from crescendo.models.ensemble import BatchedEnsemble
 
 
-class batches:
-    """An in-memory loader of (x, y) batches in order, the last one short."""
-
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, size: int) -> None:
-        self.x, self.y, self.size = x, y, size
-
-    def __len__(self) -> int:
-        return -(-len(self.x) // self.size)
-
-    def __iter__(self):
-        for i in range(0, len(self.x), self.size):
-            yield self.x[i:i + self.size], self.y[i:i + self.size]
-
-
-def make_trainer(tmp_path, **kwargs) -> L.Trainer:
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
-    options = dict(max_epochs=1, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                   enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-                   default_root_dir=tmp_path)
-    options.update(kwargs)
-    return L.Trainer(**options)
+from helpers import batches, make_trainer
 
 
 def params_of(module: nn.Module) -> dict[str, torch.Tensor]:
