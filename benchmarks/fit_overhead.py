@@ -67,8 +67,8 @@ def plain_loop(directory: Path, widths: list[int]) -> float:
     return time.perf_counter() - started
 
 
-def cr_fit(directory: Path, out: Path) -> tuple[float, float, list[int]]:
-    """train(cfg) with the packaged defaults (CSV logger, best+last checkpoints), quiet."""
+def cr_fit(directory: Path, out: Path, *extra: str) -> tuple[float, float, list[int]]:
+    """train(cfg) with the packaged defaults (CSV logger, best+last checkpoints), quiet, plus `extra` overrides."""
     from hydra import compose, initialize_config_module
 
     from crescendo.train import train
@@ -76,7 +76,7 @@ def cr_fit(directory: Path, out: Path) -> tuple[float, float, list[int]]:
     with initialize_config_module("crescendo.conf", version_base="1.3"):
         cfg = compose("train", overrides=[
             f"data.data_dir={directory}", f"paths.output_dir={out}", "quiet=true", "seed=0",
-            f"trainer.max_epochs={EPOCHS}", f"data.batch_size={BATCH}", f"model.architecture={HIDDEN_LAYERS}",
+            f"trainer.max_epochs={EPOCHS}", f"data.batch_size={BATCH}", f"model.architecture={HIDDEN_LAYERS}", *extra,
         ])
     started = time.perf_counter()
     result = train(cfg)
@@ -91,19 +91,22 @@ def main() -> None:
         directory = Path(tmp)
         make_data(directory)
         cr_fit(directory, directory / "warmup")  # first-call costs (imports, allocator) are not the loop's
-        plain, fits, totals = [], [], []
+        plain, fits, totals, classic = [], [], [], []
         widths: list[int] = []
         for repeat in range(args.repeats):
             fit, total, widths = cr_fit(directory, directory / f"run{repeat}")
             fits.append(fit)
             totals.append(total)
             plain.append(plain_loop(directory, widths))
-    plain_s, fit_s, total_s = (statistics.median(v) for v in (plain, fits, totals))
+            classic.append(cr_fit(directory, directory / f"classic{repeat}", "batches_per_call=1")[0])
+    plain_s, fit_s, total_s, classic_s = (statistics.median(v) for v in (plain, fits, totals, classic))
     print(f"data {N_TRAIN}x{N_FEATURES} -> {N_TARGETS}, batch {BATCH}, {EPOCHS} epochs, hidden {widths}, "
           f"torch threads {torch.get_num_threads()}, median of {args.repeats}")
     print(f"plain PyTorch loop      {plain_s:7.3f} s")
     print(f"cr trainer.fit          {fit_s:7.3f} s   ratio {fit_s / plain_s:.2f}  (target <= 1.2)")
     print(f"cr train() end to end   {total_s:7.3f} s   ratio {total_s / plain_s:.2f}  (data checks, checkpoints, test, result files)")
+    print(f"cr fit, one batch a step (batches_per_call=1, Lightning's usual loop)"
+          f"  {classic_s:7.3f} s   ratio {classic_s / plain_s:.2f}")
     sys.stdout.flush()
 
 

@@ -23,6 +23,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint, ProgressBar
 from omegaconf import DictConfig
 from optuna import TrialPruned
 
+from crescendo.batch_blocks import apply_batches_per_call, resolve_batches_per_call
 from crescendo.callbacks import BestEpochMetrics
 from crescendo.errors import ConfigError, CrescendoError, NonFiniteLossError
 from crescendo.run_dir import save_resolved_config, save_result
@@ -93,7 +94,9 @@ def train(cfg: DictConfig) -> TrainResult:
     trainer_kwargs: dict[str, Any] = {"callbacks": callbacks, "logger": loggers or False}
     if quiet:
         trainer_kwargs.update(enable_progress_bar=False, enable_model_summary=False)
+    batches_per_call = resolve_batches_per_call(cfg.get("batches_per_call", "auto"), cfg.trainer, model, datamodule)
     trainer: pl.Trainer = instantiate(cfg.trainer, **trainer_kwargs)
+    apply_batches_per_call(batches_per_call, model, datamodule)
 
     run_dir.mkdir(parents=True, exist_ok=True)
     save_resolved_config(cfg, run_dir)

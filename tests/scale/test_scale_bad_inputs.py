@@ -47,6 +47,11 @@ CASES = [
     Case("unknown-group-option", ["data=diabetes", "model=nope"],
          ["Could not find 'model/nope'", "Available options in 'model'", "mlp"], code=1),
     Case("bad-mode", ["data=diabetes", "mode=middle"], ["cr: error: mode: 'middle' is not allowed; use mode=min or mode=max"]),
+    Case("bad-batches-per-call", ["data=diabetes", "batches_per_call=0"],
+         ["cr: error: batches_per_call: 0 is not allowed; use auto, or an int >= 1"]),
+    Case("blocks-with-gradient-clipping", ["data=diabetes", "batches_per_call=8", "+trainer.gradient_clip_val=1.0"],
+         ["cr: error: batches_per_call=8 cannot be used with trainer.gradient_clip_val=1.0",
+          "set batches_per_call=1"]),
     Case("bad-architecture", ["data=diabetes", "model.architecture=wide"], ["cr: error: model.architecture"]),
     # --- search syntax and space
     Case("syntax", ["data=diabetes", "hparams_search=optuna", "model.optimizer.lr=interval(0.001"],

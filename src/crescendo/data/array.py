@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from crescendo.data.builtin import load_builtin
-from crescendo.data.loaders import MemberBatches, TensorBatches
+from crescendo.data.loaders import BlockedBatches, MemberBatches, TensorBatches
 from crescendo.data.loading import Split, check_splits, load_array_dir
 from crescendo.data.splits import member_rows, parse_ensemble_split, parse_feature_select, select_columns
 from crescendo.data.transform import InputTransform
@@ -105,6 +105,9 @@ class ArrayRegressionDataModule(L.LightningDataModule):
         self.train_rows: np.ndarray | None = None
         #: With `n_members` and `ensemble_split`: member k's rows (indices into the training rows).
         self.member_train_rows: list[np.ndarray] | None = None
+        #: Batches per Lightning step call (`StepBlock`s when > 1). `train()` sets it together with the
+        #: model's manual optimization (see `crescendo.batch_blocks`); 1 = one batch per step.
+        self.batches_per_call = 1
         self._transform: InputTransform | None = None
         self._tensors: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
@@ -175,7 +178,7 @@ class ArrayRegressionDataModule(L.LightningDataModule):
         return load_array_dir(self.data_dir)
 
     # ---------------------------------------------------------------- loaders
-    def train_dataloader(self) -> TensorBatches | MemberBatches:
+    def train_dataloader(self) -> TensorBatches | MemberBatches | BlockedBatches:
         """Shuffled training batches (sharded per rank under DDP; in order when overfitting batches);
         `MemberBatches` for a batched ensemble with `ensemble_split` (see `n_members`)."""
         self.setup()
@@ -187,7 +190,8 @@ class ArrayRegressionDataModule(L.LightningDataModule):
                 rows = [r[shard_rows(len(r), trainer.global_rank, trainer.world_size)] for r in rows]
             x, y = self._to_trainer_device(x, y)
             shuffle = trainer is None or not trainer.overfit_batches
-            return MemberBatches(x, y, rows, self.effective_batch_size, shuffle=shuffle, drop_single_last=True)
+            return self._blocked(MemberBatches(x, y, rows, self.effective_batch_size, shuffle=shuffle,
+                                               drop_single_last=True))
         shuffle = True
         if trainer is not None:
             if trainer.world_size > 1:
@@ -195,23 +199,26 @@ class ArrayRegressionDataModule(L.LightningDataModule):
                 x, y = x.index_select(0, rows), y.index_select(0, rows)
             shuffle = not trainer.overfit_batches
         x, y = self._to_trainer_device(x, y)
-        return TensorBatches(x, y, self.effective_batch_size, shuffle=shuffle, drop_single_last=True)
+        return self._blocked(TensorBatches(x, y, self.effective_batch_size, shuffle=shuffle, drop_single_last=True))
 
-    def val_dataloader(self) -> TensorBatches:
+    def val_dataloader(self) -> TensorBatches | BlockedBatches:
         """Validation batches in order, every row (the original val rows, even in production mode)."""
         return self._ordered("val")
 
-    def test_dataloader(self) -> TensorBatches:
+    def test_dataloader(self) -> TensorBatches | BlockedBatches:
         """Test batches in order, every row; no batches when there is no test split."""
         return self._ordered("test")
 
-    def _ordered(self, name: str) -> TensorBatches:
+    def _ordered(self, name: str) -> TensorBatches | BlockedBatches:
         self.setup()
         if name in self._tensors:
             x, y = self._to_trainer_device(*self._tensors[name])
         else:
             x, y = torch.empty(0, self.input_dims), torch.empty(0, self.output_dims)
-        return TensorBatches(x, y, self.effective_batch_size, shuffle=False)
+        return self._blocked(TensorBatches(x, y, self.effective_batch_size, shuffle=False))
+
+    def _blocked(self, loader: TensorBatches | MemberBatches) -> TensorBatches | MemberBatches | BlockedBatches:
+        return loader if self.batches_per_call == 1 else BlockedBatches(loader, self.batches_per_call)
 
     def _to_trainer_device(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Move small data to the trainer's accelerator once, instead of copying every batch."""

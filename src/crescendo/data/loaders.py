@@ -7,7 +7,8 @@ PyTorch loop.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import torch
 
@@ -97,3 +98,37 @@ class MemberBatches:
             b = idx.shape[1]
             yield (self.x.index_select(0, flat).view(k, b, *self.x.shape[1:]),
                    self.y.index_select(0, flat).view(k, b, *self.y.shape[1:]))
+
+
+class StepBlock(list):
+    """Consecutive batches handed to ONE Lightning step call; the module runs one optimizer step per
+    batch inside it (see `crescendo.batch_blocks`). A list subclass so the module can tell a block
+    from a plain ``(x, y)`` batch."""
+
+
+class BlockedBatches:
+    """Groups another loader's batches into `StepBlock`s of up to `batches_per_call` batches.
+
+    The batches, their order and the RNG draws are exactly the inner loader's, so training is the same
+    math; Lightning just runs its per-step machinery (hooks, progress, fetching) once per block
+    instead of once per batch, which is most of its overhead on small models.
+    """
+
+    def __init__(self, inner: Iterable[Any], batches_per_call: int) -> None:
+        if batches_per_call < 1:
+            raise ValueError(f"batches_per_call must be >= 1, got {batches_per_call}")
+        self.inner = inner
+        self.batches_per_call = int(batches_per_call)
+
+    def __len__(self) -> int:
+        return -(-len(self.inner) // self.batches_per_call)  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[StepBlock]:
+        block = StepBlock()
+        for batch in self.inner:
+            block.append(batch)
+            if len(block) == self.batches_per_call:
+                yield block
+                block = StepBlock()
+        if block:
+            yield block

@@ -17,12 +17,14 @@ value is then the mean over all rows of the epoch, independent of the batch size
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from typing import IO, Any
 
 import lightning as L
 import torch
 from torch import nn
 
+from crescendo.data.loaders import StepBlock
 from crescendo.errors import ConfigError, NonFiniteLossError
 
 __all__ = ["EpochLossModule", "check_model_args"]
@@ -85,6 +87,8 @@ class EpochLossModule(L.LightningModule):
         # Epoch accumulators (on-device loss sums and python row counts), reset at epoch start.
         self._sums: dict[str, torch.Tensor] = {}
         self._rows: dict[str, int] = {}
+        self._batches_this_epoch = 0  # optimizer steps so far this epoch (manual optimization)
+        self._plateau_steps_due: list[tuple[Any, Any]] = []  # (scheduler, metric) for the next epoch start
 
     # ----------------------------------------------------------------------------- loop speed
     # Lightning sets `_current_fx_name` twice around every hook call (about 40 times a step);
@@ -145,9 +149,23 @@ class EpochLossModule(L.LightningModule):
     # ----------------------------------------------------------------------------- training
     def on_train_epoch_start(self) -> None:
         self._reset("train")
+        self._batches_this_epoch = 0
+        for scheduler, metric in self._plateau_steps_due:
+            self.lr_scheduler_step(scheduler, metric)
+        self._plateau_steps_due = []
 
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        return self._accumulate("train", batch)
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:
+        if self.automatic_optimization:
+            if isinstance(batch, StepBlock):
+                raise RuntimeError("a StepBlock needs manual optimization: use crescendo.batch_blocks.apply_batches_per_call")
+            return self._accumulate("train", batch)
+        batches = _batches(batch)
+        self._train_manually(batches, last_call=batch_idx + 1 == self.trainer.num_training_batches)
+        # loggers' x axis: Lightning counts one step per call; count the optimizer steps, as it does one batch a step
+        epoch_loop = self.trainer.fit_loop.epoch_loop
+        if len(batches) > 1 and hasattr(epoch_loop, "_batches_that_stepped"):
+            epoch_loop._batches_that_stepped += len(batches) - 1
+        return None
 
     # Lightning inspects training_step's signature every step to decide whether to pass
     # batch_idx; a precomputed __signature__ turns that into an attribute lookup.
@@ -166,13 +184,59 @@ class EpochLossModule(L.LightningModule):
                 "(try a lower model.optimizer.lr, batch norm, or check the data for extreme values)"
             )
         self._log_epoch("train", mean)
+        if not self.automatic_optimization:
+            # Lightning steps plateau schedulers after the epoch-end checkpoints, which run after this
+            # hook: take the metric now, step at the next epoch's start (a resumed run skips it, as Lightning does)
+            self._plateau_steps_due = self._schedulers_due("epoch", self.current_epoch, plateau=True)
+
+    # ----------------------------------------------------------------------------- manual optimization
+    def _train_manually(self, batches: Sequence[Any], last_call: bool) -> None:
+        """One optimizer step per batch, as Lightning's automatic loop does it (forward, zero_grad,
+        backward, step), with its schedulers stepped where it would step them."""
+        optimizer = self.optimizers()
+        for batch in batches:
+            loss = self._accumulate("train", batch)
+            optimizer.zero_grad()
+            self.manual_backward(loss)
+            optimizer.step()
+            self._step_schedulers("step", self._batches_this_epoch, plateau=False)
+            self._batches_this_epoch += 1
+        if last_call:  # non-plateau epoch schedulers step before the epoch's validation, as in Lightning
+            self._step_schedulers("epoch", self.current_epoch, plateau=False)
+
+    def _step_schedulers(self, interval: str, index: int, *, plateau: bool) -> None:
+        for scheduler, metric in self._schedulers_due(interval, index, plateau=plateau):
+            self.lr_scheduler_step(scheduler, metric)
+
+    def _schedulers_due(self, interval: str, index: int, *, plateau: bool) -> list[tuple[Any, Any]]:
+        """(scheduler, metric) pairs Lightning's `_update_learning_rates` would step now — it skips
+        them under manual optimization."""
+        due: list[tuple[Any, Any]] = []
+        for config in self.trainer.lr_scheduler_configs:
+            # under manual optimization Lightning keeps no monitor: a plateau scheduler watches `monitor`
+            is_plateau = isinstance(config.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+            if config.interval != interval or is_plateau != plateau or (index + 1) % config.frequency:
+                continue
+            metric = None
+            if is_plateau:
+                monitor = config.monitor or self.hparams.get("monitor")
+                metric = self.trainer.callback_metrics.get(monitor)
+                if metric is None:
+                    raise ConfigError(
+                        f"model.scheduler: ReduceLROnPlateau watches {monitor!r}, which is not logged; "
+                        f"logged metrics: {sorted(self.trainer.callback_metrics)} — set monitor to one of them"
+                    )
+                metric = metric.clone() if isinstance(metric, torch.Tensor) else metric
+            due.append((config.scheduler, metric))
+        return due
 
     # ----------------------------------------------------------------------------- evaluation
     def on_validation_epoch_start(self) -> None:
         self._reset("val")
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
-        self._accumulate("val", batch)
+        for item in _batches(batch):
+            self._accumulate("val", item)
 
     def on_validation_epoch_end(self) -> None:
         self._log_epoch("val", self._epoch_mean("val"))
@@ -181,7 +245,8 @@ class EpochLossModule(L.LightningModule):
         self._reset("test")
 
     def test_step(self, batch: Any, batch_idx: int) -> None:
-        self._accumulate("test", batch)
+        for item in _batches(batch):
+            self._accumulate("test", item)
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test", self._epoch_mean("test"))
@@ -198,8 +263,8 @@ class EpochLossModule(L.LightningModule):
             return optimizer
         scheduler = make_scheduler(optimizer)
         config: dict[str, Any] = {"scheduler": scheduler, "interval": "epoch", "frequency": 1}
-        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            config["monitor"] = self.hparams.monitor
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) and self.automatic_optimization:
+            config["monitor"] = self.hparams.monitor  # manual optimization: `_step_schedulers` uses it
         return {"optimizer": optimizer, "lr_scheduler": config}
 
     # ----------------------------------------------------------------------------- loading
@@ -224,3 +289,8 @@ class EpochLossModule(L.LightningModule):
             weights_only=weights_only,
             **kwargs,
         )
+
+
+def _batches(batch: Any) -> Sequence[Any]:
+    """The batches of one step call: a `StepBlock`'s, or the single batch itself."""
+    return batch if isinstance(batch, StepBlock) else (batch,)

@@ -1,0 +1,129 @@
+"""Several batches per Lightning step (`batches_per_call`): the same training as one batch a step,
+and used only where nothing counts batches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import pandas as pd
+import pytest
+import torch
+
+from crescendo.batch_blocks import DEFAULT_BATCHES_PER_CALL, resolve_batches_per_call
+from crescendo.data import ArrayRegressionDataModule
+from crescendo.data.loaders import BlockedBatches, StepBlock
+from crescendo.errors import ConfigError
+from crescendo.models.mlp import MultilayerPerceptron
+from crescendo.train import train
+from helpers import batches, write_arrays
+
+PLATEAU = ("model.scheduler={_target_: torch.optim.lr_scheduler.ReduceLROnPlateau, _partial_: true, "
+           "patience: 0, factor: 0.5, threshold: 0.5}")
+STEP_LR = "model.scheduler={_target_: torch.optim.lr_scheduler.StepLR, _partial_: true, step_size: 1, gamma: 0.5}"
+
+
+def test_blocked_batches_group_the_inner_batches_in_order():
+    x, y = torch.arange(10.0).unsqueeze(1), torch.zeros(10, 1)
+    blocked = BlockedBatches(batches(x, y, 3), 3)  # 4 batches: 3 + 1
+    blocks = list(blocked)
+    assert len(blocked) == len(blocks) == 2 and all(isinstance(b, StepBlock) for b in blocks)
+    assert [len(b) for b in blocks] == [3, 1]
+    assert torch.equal(torch.cat([xb for block in blocks for xb, _ in block]), x)
+
+
+def _train_and_read(compose_cfg, tmp_path: Path, name: str, *overrides: str) -> tuple[float, dict]:
+    result = train(compose_cfg(*overrides, run_dir=tmp_path / name))
+    checkpoint = torch.load(Path(result.run_dir) / "checkpoints/last.ckpt", weights_only=False)
+    checkpoint["metrics.csv"] = pd.read_csv(Path(result.run_dir) / "metrics.csv")
+    return result.objective, checkpoint
+
+
+@pytest.mark.parametrize("model, batches_an_epoch", [
+    (("model=mlp", "model.batch_norm=true", "model.dropout=0.2"), 13),
+    # two members on their own KFold halves: 100 rows each, 7 batches
+    (("model=mlp_ensemble", "model.n_members=2", "data.ensemble_split.enable=true", "model.batch_norm=true"), 7),
+], ids=["mlp", "ensemble"])
+@pytest.mark.parametrize("scheduler", [PLATEAU, STEP_LR], ids=["plateau", "step_lr"])
+def test_blocks_train_exactly_as_one_batch_a_step(compose_cfg, tmp_path, model, batches_an_epoch, scheduler):
+    # 200 rows in batches of 16: 13 batches an epoch (7 per ensemble member), so blocks of 4 and 16 end short
+    data = write_arrays(tmp_path / "data", rows=(200, 40, 12))
+    common = (f"data.data_dir={data}", "data.batch_size=16", "trainer.max_epochs=4", "seed=5",
+              "model.optimizer.lr=0.05", scheduler, *model)
+    runs = {k: _train_and_read(compose_cfg, tmp_path, f"k{k}", *common, f"batches_per_call={k}") for k in (1, 4, 16)}
+    objective, reference = runs[1]
+    assert reference["global_step"] == 4 * batches_an_epoch  # one optimizer step per batch
+    reference_lr = reference["optimizer_states"][0]["param_groups"][0]["lr"]
+    if scheduler == STEP_LR:
+        assert reference_lr == pytest.approx(0.05 * 0.5 ** 4)
+    else:
+        assert reference_lr < 0.05  # the plateau scheduler did reduce it, so its stepping is compared below
+    for k in (4, 16):
+        blocked_objective, checkpoint = runs[k]
+        assert blocked_objective == objective
+        assert checkpoint["global_step"] == reference["global_step"]
+        # the loggers' step axis counts optimizer steps in both
+        pd.testing.assert_frame_equal(checkpoint["metrics.csv"], reference["metrics.csv"])
+        assert checkpoint["optimizer_states"][0]["param_groups"][0]["lr"] == reference_lr
+        for key, tensor in reference["state_dict"].items():
+            assert torch.equal(checkpoint["state_dict"][key], tensor), (k, key)
+
+
+def test_production_mode_plateau_scheduler_watches_the_training_loss_in_blocks(compose_cfg, tmp_path):
+    data = write_arrays(tmp_path / "data", rows=(120, 20, 10))
+    common = (f"data.data_dir={data}", "data.batch_size=8", "data.production_mode=true", "trainer.max_epochs=3",
+              "seed=2", "model.optimizer.lr=0.1", PLATEAU)
+    (objective, classic), (blocked_objective, blocked) = (
+        _train_and_read(compose_cfg, tmp_path, f"k{k}", *common, f"batches_per_call={k}") for k in (1, 8))
+    assert blocked_objective == objective
+    assert blocked["optimizer_states"][0]["param_groups"][0]["lr"] == classic["optimizer_states"][0]["param_groups"][0]["lr"]
+
+
+def _pieces(tmp_path: Path, **trainer_settings):
+    data = write_arrays(tmp_path / "data")
+    datamodule = ArrayRegressionDataModule(data_dir=str(data), batch_size=8)
+    datamodule.setup()
+    model = MultilayerPerceptron(input_dims=5, output_dims=2, architecture=[4])
+    return {"max_epochs": 3, "accelerator": "cpu", **trainer_settings}, model, datamodule
+
+
+def test_auto_uses_blocks_when_nothing_counts_batches(tmp_path):
+    assert resolve_batches_per_call("auto", *_pieces(tmp_path)) == DEFAULT_BATCHES_PER_CALL
+    neutral = {"limit_train_batches": 1.0, "val_check_interval": None, "max_steps": -1, "gradient_clip_val": None}
+    assert resolve_batches_per_call("auto", *_pieces(tmp_path, **neutral)) == DEFAULT_BATCHES_PER_CALL
+    assert resolve_batches_per_call(3, *_pieces(tmp_path)) == 3
+
+
+@pytest.mark.parametrize("trainer_kwargs, key", [
+    ({"gradient_clip_val": 1.0}, "trainer.gradient_clip_val"),
+    ({"accumulate_grad_batches": 2}, "trainer.accumulate_grad_batches"),
+    ({"limit_train_batches": 3}, "trainer.limit_train_batches"),
+    ({"val_check_interval": 0.5}, "trainer.val_check_interval"),
+    ({"max_steps": 10}, "trainer.max_steps"),
+    ({"overfit_batches": 2}, "trainer.overfit_batches"),
+    ({"fast_dev_run": True}, "trainer.fast_dev_run"),
+    ({"limit_val_batches": 1}, "trainer.limit_val_batches"),  # an int 1 is one batch, not all
+])
+def test_settings_that_count_batches_rule_blocks_out(tmp_path, trainer_kwargs, key):
+    pieces = _pieces(tmp_path, **trainer_kwargs)
+    assert resolve_batches_per_call("auto", *pieces) == 1
+    assert resolve_batches_per_call(1, *pieces) == 1
+    with pytest.raises(ConfigError, match=f"batches_per_call=4 cannot be used with .*{key}="):
+        resolve_batches_per_call(4, *pieces)
+
+
+def test_a_model_of_another_kind_gets_one_batch_a_step(tmp_path):
+    trainer, _, datamodule = _pieces(tmp_path)
+    assert resolve_batches_per_call("auto", trainer, L.LightningModule(), datamodule) == 1
+
+
+@pytest.mark.parametrize("value", [0, -2, "many", True, 1.5])
+def test_a_bad_batches_per_call_names_the_key(tmp_path, value):
+    with pytest.raises(ConfigError, match="batches_per_call: .* use auto, or an int >= 1"):
+        resolve_batches_per_call(value, *_pieces(tmp_path))
+
+
+def test_a_block_given_to_automatic_optimization_is_refused():
+    model = MultilayerPerceptron(input_dims=2, output_dims=1, architecture=[2])
+    with pytest.raises(RuntimeError, match="StepBlock needs manual optimization"):
+        model.training_step(StepBlock([(torch.zeros(2, 2), torch.zeros(2, 1))]), 0)
