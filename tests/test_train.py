@@ -103,3 +103,22 @@ def test_cpu_threads_auto_uses_one_thread_for_small_steps(compose_cfg, data_dir)
             train(compose_cfg(f"data.data_dir={data_dir}", "trainer.max_epochs=1", "cpu_threads=0"))
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_big_step_after_a_small_one_gets_its_threads_back(compose_cfg, data_dir, monkeypatch):
+    # the trials of a search share a process: auto's 1 thread for a small trial must not stick
+    import torch
+
+    before = torch.get_num_threads()
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # this process's share of the cores
+    try:
+        train(compose_cfg(f"data.data_dir={data_dir}", "trainer.max_epochs=1"))
+        assert torch.get_num_threads() == 1
+        # 5 -> 2000 -> 2000 -> 2 parameters x 48 rows is above the small-step bound
+        train(compose_cfg(f"data.data_dir={data_dir}", "trainer.max_epochs=1", "model.architecture=[2000,2000]"))
+        assert torch.get_num_threads() == 2
+        train(compose_cfg(f"data.data_dir={data_dir}", "trainer.max_epochs=1"))
+        train(compose_cfg(f"data.data_dir={data_dir}", "trainer.max_epochs=1", "cpu_threads=null"))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

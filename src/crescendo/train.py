@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -170,18 +171,33 @@ _SMALL_STEP_WORK = 5e7
 
 
 def _set_cpu_threads(setting: Any, model: pl.LightningModule, datamodule: Any) -> None:
-    """cpu_threads: an int, null (torch's default: all cores), or auto (1 thread for small steps)."""
+    """cpu_threads: an int, null (torch's default: all cores), or auto (1 thread for small steps).
+
+    Set for every run, not only changed: the trials of a search share a process, and a big trial
+    after a small one must get its threads back.
+    """
     if setting is None:
+        torch.set_num_threads(_thread_share())
         return
     if setting == "auto":
         batch = getattr(datamodule, "effective_batch_size", None) or 1
         work = sum(parameter.numel() for parameter in model.parameters()) * batch
-        if work < _SMALL_STEP_WORK:
-            torch.set_num_threads(1)
+        torch.set_num_threads(1 if work < _SMALL_STEP_WORK else _thread_share())
         return
     if isinstance(setting, bool) or not isinstance(setting, int) or setting < 1:
         raise ConfigError(f"cpu_threads: {setting!r} is not allowed; use auto, null (all cores) or an int >= 1")
     torch.set_num_threads(setting)
+
+
+#: torch's own thread count, read before any run changes it
+_TORCH_DEFAULT_THREADS = torch.get_num_threads()
+
+
+def _thread_share() -> int:
+    """The threads this process may use: OMP_NUM_THREADS when set (a search worker's share of the
+    cores, or the user's own limit), else torch's default."""
+    value = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else _TORCH_DEFAULT_THREADS
 
 
 def _effective_monitor(cfg: DictConfig, datamodule: Any) -> str:
