@@ -127,3 +127,37 @@ def test_a_block_given_to_automatic_optimization_is_refused():
     model = MultilayerPerceptron(input_dims=2, output_dims=1, architecture=[2])
     with pytest.raises(RuntimeError, match="StepBlock needs manual optimization"):
         model.training_step(StepBlock([(torch.zeros(2, 2), torch.zeros(2, 1))]), 0)
+
+
+class _StepHookCounter(L.Callback):
+    def __init__(self) -> None:
+        self.after_backward = self.before_optimizer_step = 0
+
+    def on_after_backward(self, trainer, pl_module) -> None:
+        self.after_backward += 1
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        self.before_optimizer_step += 1
+
+
+def test_per_step_hooks_still_run_once_per_optimizer_step_in_blocks(tmp_path):
+    from crescendo.batch_blocks import apply_batches_per_call
+
+    def fit(callbacks: list) -> tuple[L.LightningModule, L.Trainer]:
+        L.seed_everything(0, verbose=False)
+        settings, model, datamodule = _pieces(tmp_path)  # 48 rows in batches of 8: 6 steps an epoch
+        apply_batches_per_call(4, model, datamodule)
+        trainer = L.Trainer(**settings, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                            enable_model_summary=False, callbacks=callbacks)
+        trainer.fit(model, datamodule=datamodule)
+        return model, trainer
+
+    direct, direct_trainer = fit([])
+    counter = _StepHookCounter()
+    dispatched, dispatched_trainer = fit([counter])
+    # without hooks to call, steps go straight to torch; with one, through Lightning's dispatch
+    assert direct._direct_steps and not dispatched._direct_steps
+    assert direct_trainer.global_step == dispatched_trainer.global_step == 3 * 6
+    assert counter.after_backward == counter.before_optimizer_step == 3 * 6
+    for key, tensor in direct.state_dict().items():
+        assert torch.equal(dispatched.state_dict()[key], tensor), key

@@ -6,7 +6,10 @@ bookkeeping) costs about 0.3 ms a step on a CPU, as much as the math of a small 
 ``training_step`` / ``validation_step`` call and the module trains on them with Lightning's manual
 optimization: per batch ``zero_grad → loss → manual_backward → optimizer.step`` — the same math, the
 same RNG draws and the same ``global_step`` as the automatic loop (tests compare the weights).
-Schedulers are stepped by the module as Lightning would (`EpochLossModule._step_schedulers`).
+Schedulers are stepped by the module as Lightning would (`EpochLossModule._step_schedulers`). When
+nothing hooks into backward and step (full precision, one device, no callback or module overriding
+``on_before_backward`` / ``on_after_backward`` / ``on_before_optimizer_step``), the steps go straight
+to ``loss.backward()`` and the torch optimizer, with Lightning's step count kept.
 
 What changes: the per-batch hooks (``on_train_batch_start/end``, the progress bar) run once per
 block. So ``auto`` uses blocks only when nothing counts batches or needs the automatic loop; an
