@@ -110,7 +110,7 @@ def test_a_trial_of_a_dead_worker_is_failed_and_retried(tmp_path, kind, capsys):
 
 def test_surplus_rule_lets_the_lowest_numbers_run():
     from crescendo.search import results
-    from hydra_plugins.crescendo_sweeper._impl import _is_surplus
+    from hydra_plugins.crescendo_sweeper._trials import is_surplus as _is_surplus
 
     def trial(number, state, **attrs):
         system = attrs.pop("system", {})
@@ -152,7 +152,7 @@ def test_auto_is_one_worker_per_core_for_cpu_training_in_this_process(monkeypatc
 
     from hydra_plugins.crescendo_sweeper import _impl
 
-    monkeypatch.setattr(_impl, "_cores", lambda: 8)
+    monkeypatch.setattr(_impl, "cores", lambda: 8)
     search = _impl.CrescendoSearch(n_jobs="auto")
     cpu = OmegaConf.create({"trainer": {"accelerator": "cpu", "devices": 1}})
     assert search._n_jobs(cpu, in_process=True) == 8

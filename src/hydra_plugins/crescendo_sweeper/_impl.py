@@ -17,6 +17,9 @@ Dead workers: a running trial carries a heartbeat (crescendo.search.storage); on
 next worker that looks fails the trial and queues a retry with the same parameters, which counts in
 its place. A worker with nothing to ask waits (polling) until the study is done, so a trial of a dead
 worker is always retried by someone still running — or by re-running the same command.
+
+Beside this module: `_signals` (Ctrl-C / SIGTERM), `_processes` (cores, fork, preload, file lock) and
+`_trials` (pure helpers about trials and jobs).
 """
 
 from __future__ import annotations
@@ -49,6 +52,37 @@ from crescendo.search.factories import PRUNERS, SAMPLERS, make_pruner, make_samp
 from crescendo.search.results import Counts, ResultsWriter
 from crescendo.search.space import SearchSpace, describe, parse_search_space
 from crescendo.search.storage import close_connections, normalize_url, open_storage, refresh
+from hydra_plugins.crescendo_sweeper._processes import (
+    can_fork,
+    check_trainer_for_search,
+    cores,
+    file_lock,
+    preload_modules,
+    processes_per_trial,
+)
+from hydra_plugins.crescendo_sweeper._signals import (
+    SearchStopped,
+    deferred_signals,
+    die_with_parent,
+    exit_now,
+    record_interrupted,
+    signals_ignored,
+    stop_on_signals,
+    stop_requested,
+)
+from hydra_plugins.crescendo_sweeper._trials import (
+    MissingMetric,
+    check_same_space,
+    dashboard_url,
+    error_text,
+    fail_stale_trials,
+    find_trial,
+    float_or_none,
+    is_surplus,
+    job_run_dir,
+    objective_values,
+    short_overrides,
+)
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +119,6 @@ class _SearchAborted(Exception):
     def __init__(self, message: str, code: int) -> None:
         super().__init__(message)
         self.code = code
-
-
-class SearchStopped(BaseException):
-    """Ctrl-C or SIGTERM reached a search worker. Not a KeyboardInterrupt: Lightning turns that into
-    sys.exit(1) inside fit; this passes through, and the worker records its trial as interrupted."""
 
 
 class CrescendoSearch:
@@ -201,7 +230,7 @@ class CrescendoSearch:
         launcher_target = str(OmegaConf.select(cfg, "hydra.launcher._target_", default="") or "")
         in_process = launcher_target.rsplit(".", 1)[-1] in _IN_PROCESS_LAUNCHERS
         n_jobs = self._n_jobs(cfg, in_process)
-        _check_trainer_for_search(cfg)
+        check_trainer_for_search(cfg)
         directions, objectives = self._directions()
 
         space = parse_search_space(arguments, self.params, cfg, self.hydra_context.config_loader)
@@ -250,9 +279,9 @@ class CrescendoSearch:
         value = self.n_jobs
         if isinstance(value, str) and value.strip().lower() == "auto":
             accelerator = str(OmegaConf.select(cfg, "trainer.accelerator", default="") or "").lower()
-            if not in_process or accelerator != "cpu" or not _can_fork():
+            if not in_process or accelerator != "cpu" or not can_fork():
                 return 1
-            return max(1, _cores() // _processes_per_trial(cfg))
+            return max(1, cores() // processes_per_trial(cfg))
         if isinstance(value, str) and value.strip().lstrip("-").isdigit():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -260,7 +289,7 @@ class CrescendoSearch:
                 f"hydra.sweeper.n_jobs={value}: must be a whole number ≥ 1 (trials at once) or auto "
                 f"(one per CPU core for CPU training) — e.g. hydra.sweeper.n_jobs=2"
             )
-        if value > 1 and in_process and not _can_fork():
+        if value > 1 and in_process and not can_fork():
             print("cr: note: parallel workers need fork (Linux, macOS); running hydra.sweeper.n_jobs=1")
             return 1
         return value
@@ -330,7 +359,7 @@ class CrescendoSearch:
                 f"study_name (or storage), or the same direction"
             )
         existing = study.get_trials(deepcopy=False)
-        _check_same_space(existing, plan)
+        check_same_space(existing, plan)
         # a resumed study must not replay the random draws of its first run: offset the seed
         plan.seed = None if self.seed is None else int(self.seed) + len(existing)
         study.sampler = self._sampler(plan, worker=0)
@@ -405,18 +434,18 @@ class CrescendoSearch:
         """The loop of one worker; returns how many trials it ran. Raises _SearchAborted, SearchStopped."""
         single = len(plan.directions) == 1
         n_this_run = 0
-        with self._search_environment(plan), _quiet_launcher(), _stop_on_signals():
+        with self._search_environment(plan), _quiet_launcher(), stop_on_signals():
             while True:
-                with _deferred_signals():  # a signal here waits until the study is consistent
+                with deferred_signals():  # a signal here waits until the study is consistent
                     asked = self._next_trial(study, plan)
-                    if asked is not None and _stop_requested():
-                        _record_interrupted(study, asked[0], asked[1])
+                    if asked is not None and stop_requested():
+                        record_interrupted(study, asked[0], asked[1])
                         asked = None
                 if asked is None:
                     break
                 trial, beat = asked
                 job, seconds = self._launch(study, trial, plan, writer, beat)
-                with _deferred_signals():
+                with deferred_signals():
                     try:
                         abort = self._tell(study, trial, job, plan)
                     except optuna.exceptions.UpdateFinishedTrialError:
@@ -430,11 +459,11 @@ class CrescendoSearch:
                     n_this_run += 1
                     trials = self._write_results(study, writer, plan)
                     counts = Counts.of(trials)
-                    frozen = _find(trials, trial.number)
+                    frozen = find_trial(trials, trial.number)
                     best = results.best_trial(trials, plan.directions[0]) if single else None
                     print(
                         results.trial_line(
-                            frozen, counts.finished, plan.n_trials, best, seconds, _short_overrides(frozen.params)
+                            frozen, counts.finished, plan.n_trials, best, seconds, short_overrides(frozen.params)
                         ),
                         flush=True,
                     )
@@ -460,11 +489,11 @@ class CrescendoSearch:
         noted = False
         pause = 0.05
         while True:
-            _fail_stale_trials(study)
+            fail_stale_trials(study)
             refresh(study._storage)
             trials = study.get_trials(deepcopy=False)
             counts = Counts.of(trials)
-            if counts.finished >= plan.n_trials or _stop_requested():
+            if counts.finished >= plan.n_trials or stop_requested():
                 return None
             if counts.waiting == 0 and counts.holding >= plan.n_trials:
                 # the last trials run elsewhere: wait for them (a dead worker's trial is retried here)
@@ -487,11 +516,11 @@ class CrescendoSearch:
             try:
                 trial.set_user_attr(results.WORKER, _WORKER_ID)
                 refresh(study._storage)
-                if not _is_surplus(trial.number, study.get_trials(deepcopy=False), plan.n_trials):
+                if not is_surplus(trial.number, study.get_trials(deepcopy=False), plan.n_trials):
                     return trial, beat
                 trial.set_user_attr(results.SURPLUS, True)
             except BaseException:  # stopped between ask and launch: the trial never ran
-                _record_interrupted(study, trial, beat)
+                record_interrupted(study, trial, beat)
                 raise
             beat.join()
             study.tell(trial, state=TrialState.FAIL)
@@ -507,12 +536,12 @@ class CrescendoSearch:
         except HydraException as error:  # these values do not compose (checked for the first)
             job = JobReturn(status=JobStatus.FAILED, _return_value=error)
         except BaseException as error:  # Ctrl-C, SIGTERM or an exit inside the job: record, then leave
-            with _deferred_signals():
+            with deferred_signals():
                 beat.join()
                 interrupted = isinstance(error, (KeyboardInterrupt, SearchStopped))
                 with contextlib.suppress(Exception):
                     if interrupted:
-                        _record_interrupted(study, trial)
+                        record_interrupted(study, trial)
                     else:
                         trial.set_user_attr(results.ERROR, f"{type(error).__name__}: {error}")
                         study.tell(trial, state=TrialState.FAIL)
@@ -526,7 +555,7 @@ class CrescendoSearch:
     def _write_results(self, study: optuna.Study, writer: ResultsWriter, plan: _Plan) -> list[Any]:
         """Re-read the study and rewrite the results files; workers take turns (a lock file), so the
         files always come from the newest read."""
-        with _file_lock(plan.sweep_dir / RESULTS_LOCK):
+        with file_lock(plan.sweep_dir / RESULTS_LOCK):
             refresh(study._storage)  # one read of the study per trial (see storage.py)
             trials = study.get_trials(deepcopy=False)
             writer.write(trials)
@@ -540,8 +569,8 @@ class CrescendoSearch:
         from multiprocessing.connection import wait
 
         if plan.in_process:
-            _preload(plan.preload)  # once here, not once per worker: torch + Lightning take seconds
-        threads = max(1, _cores() // n_workers)
+            preload_modules(plan.preload)  # once here, not once per worker: torch + Lightning take seconds
+        threads = max(1, cores() // n_workers)
         context = multiprocessing.get_context("fork")
         close_connections(study._storage)  # children open their own connections
         workers = []
@@ -577,7 +606,7 @@ class CrescendoSearch:
                                 os.kill(other.pid, signal.SIGTERM)
         except KeyboardInterrupt:  # Ctrl-C: the workers got it too; let them record their trials
             code = _INTERRUPTED_CODE
-            with _signals_ignored():
+            with signals_ignored():
                 for process in alive.values():
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(process.pid, signal.SIGTERM)
@@ -596,7 +625,7 @@ class CrescendoSearch:
         """A forked worker: its own storage connection, sampler seed and share of the CPU threads."""
         global _WORKER_ID
         _WORKER_ID = f"{_HOST}:{os.getpid()}"
-        _die_with_parent()
+        die_with_parent()
         for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[name] = str(threads)
         if "torch" in sys.modules:
@@ -610,22 +639,22 @@ class CrescendoSearch:
             )
             self._work(study, plan, self._writer(plan), worker=index)
         except (SearchStopped, KeyboardInterrupt):
-            _exit(_INTERRUPTED_CODE)
+            exit_now(_INTERRUPTED_CODE)
         except _SearchAborted as aborted:
             print(f"cr: error: {aborted}", file=sys.stderr, flush=True)
-            _exit(aborted.code)
+            exit_now(aborted.code)
         except ConfigError as error:
             print(f"cr: error: {error}", file=sys.stderr, flush=True)
-            _exit(2)
+            exit_now(2)
         except SystemExit as stop:
-            _exit(stop.code if isinstance(stop.code, int) else 1)
-        _exit(0)
+            exit_now(stop.code if isinstance(stop.code, int) else 1)
+        exit_now(0)
 
     # ------------------------------------------------------------------ recording a trial
 
     def _tell(self, study: optuna.Study, trial: optuna.Trial, job: JobReturn, plan: _Plan) -> str | None:
         """Record the job's outcome; return a message when the whole search must stop."""
-        run_dir = _job_run_dir(job)
+        run_dir = job_run_dir(job)
         if run_dir:
             trial.set_user_attr(results.RUN_DIR, run_dir)
         if job.status != JobStatus.COMPLETED:
@@ -633,7 +662,7 @@ class CrescendoSearch:
             if isinstance(error, optuna.TrialPruned):
                 study.tell(trial, state=TrialState.PRUNED)
                 return None
-            trial.set_user_attr(results.ERROR, _error_text(error))
+            trial.set_user_attr(results.ERROR, error_text(error))
             study.tell(trial, state=TrialState.FAIL)
             if isinstance(error, DataError):  # the same data in every trial: it would fail them all
                 return str(error)
@@ -651,7 +680,7 @@ class CrescendoSearch:
             trial.set_user_attr(results.CHECKPOINT, str(checkpoint))
         metrics = getattr(result, "metrics", None)
         if isinstance(metrics, dict) and metrics:
-            trial.set_user_attr(results.METRICS, {str(k): _float_or_none(v) for k, v in metrics.items()})
+            trial.set_user_attr(results.METRICS, {str(k): float_or_none(v) for k, v in metrics.items()})
         if status == "pruned":
             study.tell(trial, state=TrialState.PRUNED)
             return None
@@ -661,8 +690,8 @@ class CrescendoSearch:
             return None
 
         try:
-            values = _objective_values(result, plan.objectives)
-        except _MissingMetric as missing:
+            values = objective_values(result, plan.objectives)
+        except MissingMetric as missing:
             trial.set_user_attr(results.ERROR, str(missing))
             study.tell(trial, state=TrialState.FAIL)
             return str(missing)
@@ -683,7 +712,7 @@ class CrescendoSearch:
         resumed = f", resuming: {counts.finished} done" if counts.finished else ""
         workers = ""
         if n_workers > 1:
-            threads = f" × {max(1, _cores() // n_workers)} CPU thread(s)" if plan.in_process else ""
+            threads = f" × {max(1, cores() // n_workers)} CPU thread(s)" if plan.in_process else ""
             workers = f"; {n_workers} workers{threads}"
         print(
             f"Search '{plan.study_name}': {plan.n_trials} trials{resumed}; {str(self.sampler_name).lower()} sampler{seed}, "
@@ -710,7 +739,7 @@ class CrescendoSearch:
         console.print(f"results: {plan.sweep_dir / results.RESULTS_FILE}, {plan.sweep_dir / results.TRIALS_FILE}")
         if doc["n_fail"]:
             console.print(f"failures: {plan.sweep_dir / FAILURES_LOG}")
-        console.print(f"dashboard: optuna-dashboard {results.hide_password(_dashboard_url(plan.storage_url))}")
+        console.print(f"dashboard: optuna-dashboard {results.hide_password(dashboard_url(plan.storage_url))}")
 
     def _log_failure(self, plan: _Plan, trial: Any, job: JobReturn) -> None:
         error = getattr(job, "_return_value", None)
@@ -736,170 +765,10 @@ class CrescendoSearch:
                 os.environ[active_trial.ENV_VAR] = old
 
 
-# ---------------------------------------------------------------------- workers
+# ---------------------------------------------------------------------- this worker, config checks
 
 _HOST = socket.gethostname()
 _WORKER_ID = f"{_HOST}:{os.getpid()}"
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS
-        return os.cpu_count() or 1
-
-
-def _can_fork() -> bool:
-    import multiprocessing
-
-    return "fork" in multiprocessing.get_all_start_methods()
-
-
-def _processes_per_trial(cfg: DictConfig) -> int:
-    """A DDP trial runs one process per device."""
-    strategy = str(OmegaConf.select(cfg, "trainer.strategy", default="") or "").lower()
-    devices = OmegaConf.select(cfg, "trainer.devices", default=1)
-    if "ddp" in strategy and isinstance(devices, int) and devices > 1:
-        return devices
-    return 1
-
-
-def _check_trainer_for_search(cfg: DictConfig) -> None:
-    strategy = str(OmegaConf.select(cfg, "trainer.strategy", default="") or "").lower()
-    if "ddp" in strategy and "spawn" not in strategy and "fork" not in strategy and _processes_per_trial(cfg) > 1:
-        raise ConfigError(
-            f"trainer.strategy={strategy}: a DDP trial inside a search is not supported (Lightning starts the other "
-            f"ranks by re-running the whole command) — search with one process per trial (hydra.sweeper.n_jobs) "
-            f"and train the chosen config with DDP as a single run (cr trainer=ddp ...)"
-        )
-
-
-def _preload(modules: Sequence[str]) -> None:
-    import importlib
-
-    for name in modules:
-        try:
-            importlib.import_module(name)
-        except Exception as error:  # noqa: BLE001 - a job that needs it reports the problem itself
-            log.debug("preloading %s failed: %s", name, error)
-
-
-def _die_with_parent() -> None:
-    """Linux: a worker gets SIGTERM (and records its trial as interrupted) when the `cr` process dies."""
-    if not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-        if os.getppid() == 1:  # the parent is already gone
-            os.kill(os.getpid(), signal.SIGTERM)
-
-
-def _exit(code: int) -> None:
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
-_SIGNALS: dict[str, Any] = {"deferred": 0, "pending": None}
-
-
-def _raise_stopped(signum: int, frame: Any) -> None:
-    if _SIGNALS["deferred"]:
-        _SIGNALS["pending"] = signum  # raised when the database work in progress is done
-        return
-    raise SearchStopped(signal.Signals(signum).name)
-
-
-def _stop_requested() -> bool:
-    return _SIGNALS["pending"] is not None
-
-
-@contextlib.contextmanager
-def _deferred_signals() -> Iterator[None]:
-    """Ctrl-C / SIGTERM inside this block take effect at its end: an ask or a tell is never cut in half."""
-    _SIGNALS["deferred"] += 1
-    try:
-        yield
-    finally:
-        _SIGNALS["deferred"] -= 1
-    if not _SIGNALS["deferred"] and _SIGNALS["pending"] is not None:
-        signum, _SIGNALS["pending"] = _SIGNALS["pending"], None
-        raise SearchStopped(signal.Signals(signum).name)
-
-
-def _record_interrupted(study: optuna.Study, trial: optuna.Trial, beat: Any = None) -> None:
-    """A trial stopped by Ctrl-C / SIGTERM: FAIL with `interrupted` (never counted toward n_trials)."""
-    with _deferred_signals():
-        if beat is not None:
-            beat.join()
-        with contextlib.suppress(Exception):
-            trial.set_user_attr(results.ERROR, "interrupted")
-            trial.set_user_attr(results.INTERRUPTED, True)
-            study.tell(trial, state=TrialState.FAIL)
-
-
-@contextlib.contextmanager
-def _stop_on_signals() -> Iterator[None]:
-    """Ctrl-C and SIGTERM raise SearchStopped (in the main thread; elsewhere nothing changes)."""
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    _SIGNALS.update(deferred=0, pending=None)
-    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    for s in old:
-        signal.signal(s, _raise_stopped)
-    try:
-        yield
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
-
-
-@contextlib.contextmanager
-def _signals_ignored() -> Iterator[None]:
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    try:
-        import fcntl
-    except ImportError:  # Windows: one worker only
-        yield
-        return
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _fail_stale_trials(study: optuna.Study) -> None:
-    """Fail the running trials whose heartbeat expired and queue their retries (Optuna's callback)."""
-    from optuna.storages._heartbeat import is_heartbeat_enabled
-
-    if not is_heartbeat_enabled(study._storage):
-        return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        optuna.storages.fail_stale_trials(study)
-
-
-def _is_surplus(number: int, trials: Sequence[Any], n_trials: int) -> bool:
-    """Trial `number` is surplus when n_trials trials numbered below it hold a place (see the module doc)."""
-    retried = results.retried_numbers(trials)
-    below = sum(1 for t in trials if t.number < number and results.holds_place(t, retried))
-    return below >= n_trials
 
 
 def _optional_whole(value: Any, key: str, lowest: int, meaning: str) -> int | None:
@@ -910,88 +779,6 @@ def _optional_whole(value: Any, key: str, lowest: int, meaning: str) -> int | No
     if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
         raise ConfigError(f"{key}={value}: must be a whole number ≥ {lowest} or null ({meaning})")
     return value
-
-
-def _dashboard_url(url: str) -> str:
-    if url.startswith("journal://"):
-        return url[len("journal://"):]  # optuna-dashboard opens a journal file by its path
-    return url
-
-
-# ---------------------------------------------------------------------- helpers
-
-
-class _MissingMetric(Exception):
-    pass
-
-
-def _objective_values(result: Any, objectives: list[str] | None) -> list[float | None]:
-    if objectives:
-        metrics = getattr(result, "metrics", None)
-        if metrics is None and isinstance(result, dict):
-            metrics = result
-        metrics = metrics or {}
-        missing = [o for o in objectives if o not in metrics]
-        if missing:
-            raise _MissingMetric(
-                f"hydra.sweeper.objectives: {', '.join(missing)} not among the run's metrics "
-                f"({', '.join(map(str, metrics)) or 'none'})"
-            )
-        return [_float_or_none(metrics[o]) for o in objectives]
-    value = getattr(result, "objective", result)
-    return [_float_or_none(value)]
-
-
-def _float_or_none(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _error_text(error: Any) -> str:
-    if isinstance(error, BaseException):
-        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        return f"{type(error).__name__}: {message}" if message else type(error).__name__
-    return "the job failed"
-
-
-def _job_run_dir(job: JobReturn) -> str | None:
-    hydra_cfg = getattr(job, "hydra_cfg", None)
-    if hydra_cfg is not None:
-        output_dir = OmegaConf.select(hydra_cfg, "hydra.runtime.output_dir", default=None)
-        if output_dir:
-            return str(output_dir)
-    return getattr(job, "working_dir", None)
-
-
-def _find(trials: Sequence[Any], number: int) -> Any:
-    if number < len(trials) and trials[number].number == number:
-        return trials[number]
-    return next(t for t in trials if t.number == number)
-
-
-def _short_overrides(params: dict[str, Any]) -> str:
-    return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
-
-
-def _check_same_space(existing: Sequence[Any], plan: _Plan) -> None:
-    """A resumed study must search the same distributions under the same names (Optuna refuses others)."""
-    from optuna.distributions import check_distribution_compatibility
-
-    new = plan.space.distributions
-    for trial in reversed(existing):
-        for name, old in trial.distributions.items():
-            if name in new:
-                try:
-                    check_distribution_compatibility(old, new[name])
-                except ValueError:
-                    raise ConfigError(
-                        f"{name}: study '{plan.study_name}' searched it as {describe(old)}, this search as "
-                        f"{describe(new[name])} — use another hydra.sweeper.study_name for a different search space"
-                    ) from None
-        if trial.distributions:
-            return
 
 
 @contextlib.contextmanager
