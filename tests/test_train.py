@@ -122,3 +122,18 @@ def test_a_big_step_after_a_small_one_gets_its_threads_back(compose_cfg, data_di
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_debug_limit_preset_runs_on_the_builtin_data(compose_cfg):
+    result = train(compose_cfg("data=diabetes", "debug=limit", "seed=0"))
+    assert result.status == "complete"
+
+
+def test_a_trainer_setting_lightning_refuses_at_fit_start_is_a_config_error(compose_cfg, tmp_path):
+    from crescendo.errors import ConfigError
+
+    data = write_arrays(tmp_path / "data")  # 16 val rows in batches of 8: a tenth of 2 batches is none
+    with pytest.raises(ConfigError, match=r"trainer: You requested to check 0.1 of the `val_dataloader`.*fix that trainer"):
+        train(compose_cfg(f"data.data_dir={data}", "data.batch_size=8", "+trainer.limit_val_batches=0.1"))
+    run_dir = tmp_path / "run"
+    assert not any((run_dir / name).exists() for name in ("config.yaml", "result.json", "metrics.csv", "hparams.yaml"))

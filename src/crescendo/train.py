@@ -21,11 +21,12 @@ import lightning.pytorch as pl
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate as hydra_instantiate
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, ProgressBar
 from omegaconf import DictConfig
 from optuna import TrialPruned
 
-from crescendo.batch_blocks import apply_batches_per_call, resolve_batches_per_call
+from crescendo.batch_blocks import apply_batches_per_call, check_batches_per_call, resolve_batches_per_call
 from crescendo.callbacks import BestEpochMetrics
 from crescendo.errors import ConfigError, CrescendoError, NonFiniteLossError
 from crescendo.run_dir import save_resolved_config, save_result
@@ -74,6 +75,7 @@ def train(cfg: DictConfig) -> TrainResult:
     run_dir = Path(cfg.paths.output_dir)
     quiet = bool(cfg.get("quiet", False))
     _quiet_lightning(quiet)
+    check_batches_per_call(cfg.get("batches_per_call", "auto"))  # before any data is read
     if cfg.get("seed") is not None:
         pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
 
@@ -129,6 +131,13 @@ def train(cfg: DictConfig) -> TrainResult:
         _read_best(result, trainer, best_epoch)  # what it had reached, and its checkpoint
         _finish(result, trainer, best_epoch, fit_started, setup_seconds, started)
         raise
+    except MisconfigurationException as error:
+        if trainer.global_step > 0:
+            raise
+        # Lightning checks some trainer settings against the data only when fit starts (a limit that
+        # rounds to no batch): a config error like ours — one message, no half-made run
+        _discard_unstarted_run(run_dir)
+        raise ConfigError(f"trainer: {error} — fix that trainer.* key (cr --cfg job shows them)") from None
     except Exception as error:  # recorded in result.json, then re-raised for the caller (the sweeper: FAIL)
         result.error = f"{type(error).__name__}: {error}"
         _finish(result, trainer, best_epoch, fit_started, setup_seconds, started)
@@ -149,6 +158,15 @@ def train(cfg: DictConfig) -> TrainResult:
     result.timings["test_seconds"] = time.perf_counter() - test_started
     _finish(result, trainer, best_epoch, fit_started, setup_seconds, started, fit_done=True)
     return result
+
+
+def _discard_unstarted_run(run_dir: Path) -> None:
+    """Remove what this run wrote before training began (its config, the loggers' first files)."""
+    for name in ("config.yaml", "hparams.yaml", "metrics.csv", "result.json"):
+        (run_dir / name).unlink(missing_ok=True)
+    checkpoints = run_dir / "checkpoints"
+    if checkpoints.is_dir() and not any(checkpoints.iterdir()):
+        checkpoints.rmdir()
 
 
 _frozen = False
@@ -296,6 +314,13 @@ def _quiet_lightning(quiet: bool) -> None:
     for name in _LIGHTNING_LOGGERS:
         logging.getLogger(name).setLevel(level)
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+    # Lightning's warnings about choices crescendo makes on purpose: config.yaml is written into the
+    # run dir before the CSV logger starts, losses are logged per epoch, and the module's batch
+    # transfer is the fast one for its own loaders
+    for message in (r"Experiment logs directory .* exists and is not empty",
+                    r"The number of training batches \(\d+\) is smaller than the logging interval",
+                    r"You have overridden `transfer_batch_to_device` in `LightningModule`"):
+        warnings.filterwarnings("ignore", message=message)
     if quiet:
         warnings.filterwarnings("ignore", category=UserWarning, module=r"lightning(\.|$)")
 
