@@ -137,3 +137,14 @@ def test_a_trainer_setting_lightning_refuses_at_fit_start_is_a_config_error(comp
         train(compose_cfg(f"data.data_dir={data}", "data.batch_size=8", "+trainer.limit_val_batches=0.1"))
     run_dir = tmp_path / "run"
     assert not any((run_dir / name).exists() for name in ("config.yaml", "result.json", "metrics.csv", "hparams.yaml"))
+
+
+def test_lightning_advertisements_are_dropped_but_its_other_info_stays(compose_cfg, data_dir, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO):
+        train(compose_cfg(f"data.data_dir={data_dir}", "trainer.max_epochs=1", "quiet=false",
+                          "trainer.enable_progress_bar=false"))
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("GPU available" in m for m in messages)
+    assert not any("Tip:" in m for m in messages)

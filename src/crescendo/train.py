@@ -308,11 +308,21 @@ def _finish(
     save_result(result.to_json(), Path(result.run_dir))
 
 
+class _DropLightningTips(logging.Filter):
+    """Lightning's "💡 Tip: … try installing …" lines advertise services; they are not about the run."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("💡 Tip")
+
+
 def _quiet_lightning(quiet: bool) -> None:
     """Lightning's banners and tips are noise inside a search; keep warnings and errors."""
     level = logging.WARNING if quiet else logging.INFO
     for name in _LIGHTNING_LOGGERS:
         logging.getLogger(name).setLevel(level)
+    rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not any(isinstance(f, _DropLightningTips) for f in rank_zero.filters):
+        rank_zero.addFilter(_DropLightningTips())
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
     # Lightning's warnings about choices crescendo makes on purpose: config.yaml is written into the
     # run dir before the CSV logger starts, losses are logged per epoch, and the module's batch
