@@ -131,14 +131,12 @@ def train(cfg: DictConfig) -> TrainResult:
         _read_best(result, trainer, best_epoch)  # what it had reached, and its checkpoint
         _finish(result, trainer, best_epoch, fit_started, setup_seconds, started)
         raise
-    except MisconfigurationException as error:
-        if trainer.global_step > 0:
-            raise
-        # Lightning checks some trainer settings against the data only when fit starts (a limit that
-        # rounds to no batch): a config error like ours — one message, no half-made run
-        _discard_unstarted_run(run_dir)
-        raise ConfigError(f"trainer: {error} — fix that trainer.* key (cr --cfg job shows them)") from None
     except Exception as error:  # recorded in result.json, then re-raised for the caller (the sweeper: FAIL)
+        if isinstance(error, MisconfigurationException) and trainer.global_step == 0:
+            # Lightning checks some trainer settings against the data only when fit starts (a limit
+            # that rounds to no batch): a config error like ours — one message, no half-made run
+            _discard_unstarted_run(run_dir)
+            raise ConfigError(f"trainer: {error} — fix that trainer.* key (cr --cfg job shows them)") from None
         result.error = f"{type(error).__name__}: {error}"
         _finish(result, trainer, best_epoch, fit_started, setup_seconds, started)
         raise
@@ -178,8 +176,7 @@ def _freeze_long_lived_objects() -> None:
 
     A training loop allocates many short-lived Python objects; each full collection walked that
     whole heap, about 5% of a small model's fit (benchmarks/fit_overhead.py). Objects created later,
-    each run's included, are collected as usual. Freezing before a search forks its workers also
-    keeps the shared pages shared (Python's gc.freeze documentation).
+    each run's included, are collected as usual.
     """
     global _frozen
     if not _frozen:
