@@ -84,7 +84,7 @@ def postgres_url() -> tuple[str, bool]:
 def study_trials(url: str, name: str) -> tuple[float, dict[str, int], int]:
     import optuna
 
-    from crescendo.search.results import Counts
+    from hydra_plugins.crescendo_sweeper._ledger import Counts
     from crescendo.search.storage import open_storage
 
     study = optuna.load_study(study_name=name, storage=open_storage(url))

@@ -26,7 +26,7 @@ def _format_warning(message, category, filename, lineno, line=None) -> str:  # n
 def main() -> None:
     """Console-script entry point."""
     from crescendo.errors import ConfigError, exit_with
-    from crescendo.search.space import check_override_syntax
+    from hydra_plugins.crescendo_sweeper._grammar import check_override_syntax
 
     warnings.formatwarning = _format_warning  # a user reads "cr: warning: …", not our source lines
     sys.argv[1:] = normalize_overrides(sys.argv[1:])

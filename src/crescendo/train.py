@@ -13,7 +13,6 @@ import math
 import os
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,43 +28,12 @@ from optuna import TrialPruned
 from crescendo.batch_blocks import apply_batches_per_call, check_batches_per_call, resolve_batches_per_call
 from crescendo.callbacks import BestEpochMetrics
 from crescendo.errors import ConfigError, CrescendoError, NonFiniteLossError
+from crescendo.result import TrainResult
 from crescendo.run_dir import save_resolved_config, save_result
 
 log = logging.getLogger(__name__)
 
 _LIGHTNING_LOGGERS = ("lightning.pytorch", "lightning.fabric", "lightning")
-
-
-@dataclass
-class TrainResult:
-    """What one run returns to its caller (a test, a notebook, the sweeper) and writes to result.json."""
-
-    objective: float
-    monitor: str
-    mode: str
-    status: str  # "complete" | "pruned" | "failed"
-    run_dir: str
-    best_checkpoint: str | None
-    best_epoch: int | None
-    input_dims: int
-    output_dims: int
-    architecture: list[int]
-    fit_seconds: float
-    n_train: int
-    n_val: int
-    n_test: int
-    test_loss: float | None = None
-    error: str | None = None
-    metrics: dict[str, float] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        """result.json's content: checkpoint paths relative to the run dir, so a run can be moved."""
-        record = asdict(self)
-        if self.best_checkpoint:
-            record["best_checkpoint"] = _relative_to(self.best_checkpoint, self.run_dir)
-        record["last_checkpoint"] = "checkpoints/last.ckpt" if (Path(self.run_dir) / "checkpoints/last.ckpt").exists() else None
-        return record
 
 
 def train(cfg: DictConfig) -> TrainResult:
@@ -244,9 +212,7 @@ def _effective_monitor(cfg: DictConfig, datamodule: Any) -> str:
 
 
 def _build_callbacks(cfg: DictConfig, monitor: str, mode: str, quiet: bool) -> list[Callback]:
-    """Instantiate `cfg.callbacks` (null entries dropped) plus the search's own callbacks."""
-    from crescendo.search import trial_callbacks
-
+    """Instantiate `cfg.callbacks` (null entries dropped); a search's pruning callback is one of them."""
     show_progress = not quiet and bool(cfg.trainer.get("enable_progress_bar", True))
     callbacks: list[Callback] = []
     for callback_cfg in (cfg.get("callbacks") or {}).values():
@@ -260,7 +226,7 @@ def _build_callbacks(cfg: DictConfig, monitor: str, mode: str, quiet: bool) -> l
         if isinstance(callback, ProgressBar) and not show_progress:
             continue
         callbacks.append(callback)
-    return callbacks + trial_callbacks(monitor)
+    return callbacks
 
 
 def _read_best(result: TrainResult, trainer: pl.Trainer, best_epoch: BestEpochMetrics) -> None:
@@ -331,9 +297,3 @@ def _quiet_lightning(quiet: bool) -> None:
     if quiet:
         warnings.filterwarnings("ignore", category=UserWarning, module=r"lightning(\.|$)")
 
-
-def _relative_to(path: str, directory: str) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(Path(directory).resolve()))
-    except ValueError:
-        return path

@@ -18,7 +18,7 @@ def load_trials(storage: str, study_name: str) -> list[Any]:
 
 def check_exactly(trials: list[Any], n_trials: int, run_dir_file: str | None = "result.json") -> None:
     """Exactly n_trials counted finished trials, unique numbers, a run dir for each that ran."""
-    from crescendo.search import results
+    from hydra_plugins.crescendo_sweeper import _ledger as results
 
     numbers = [t.number for t in trials]
     assert len(numbers) == len(set(numbers)) and sorted(numbers) == list(range(len(numbers)))

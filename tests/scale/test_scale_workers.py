@@ -81,8 +81,8 @@ def test_a_data_error_in_one_worker_stops_the_search(tmp_path, capfd):
 def test_a_trial_of_a_dead_worker_is_failed_and_retried(tmp_path, kind, capsys):
     """A worker that died left trial 1 RUNNING; once its heartbeat is older than grace_period the next
     search fails it and runs its parameters again, and the retry counts in its place."""
-    from crescendo.search import results
     from crescendo.search.storage import open_storage
+    from hydra_plugins.crescendo_sweeper import _ledger as results
 
     storage = f"sqlite:///{tmp_path / 'study.db'}" if kind == "sqlite" else f"journal://{tmp_path / 'study.log'}"
     sweep = tmp_path / "sweep"
@@ -109,8 +109,8 @@ def test_a_trial_of_a_dead_worker_is_failed_and_retried(tmp_path, kind, capsys):
 
 
 def test_surplus_rule_lets_the_lowest_numbers_run():
-    from crescendo.search import results
-    from hydra_plugins.crescendo_sweeper._trials import is_surplus as _is_surplus
+    from hydra_plugins.crescendo_sweeper import _ledger as results
+    from hydra_plugins.crescendo_sweeper._ledger import is_surplus as _is_surplus
 
     def trial(number, state, **attrs):
         system = attrs.pop("system", {})
@@ -150,17 +150,16 @@ def test_bad_n_jobs(tmp_path, capsys, value, message):
 def test_auto_is_one_worker_per_core_for_cpu_training_in_this_process(monkeypatch):
     from omegaconf import OmegaConf
 
-    from hydra_plugins.crescendo_sweeper import _impl
+    from hydra_plugins.crescendo_sweeper import _plan
 
-    monkeypatch.setattr(_impl, "cores", lambda: 8)
-    search = _impl.CrescendoSearch(n_jobs="auto")
+    monkeypatch.setattr(_plan, "cores", lambda: 8)
     cpu = OmegaConf.create({"trainer": {"accelerator": "cpu", "devices": 1}})
-    assert search._n_jobs(cpu, in_process=True) == 8
-    assert search._n_jobs(cpu, in_process=False) == 1  # submitit: the jobs run elsewhere, say how many
-    assert search._n_jobs(OmegaConf.create({"trainer": {"accelerator": "gpu"}}), in_process=True) == 1
+    assert _plan._n_jobs("auto", cpu, in_process=True) == 8
+    assert _plan._n_jobs("auto", cpu, in_process=False) == 1  # submitit: the jobs run elsewhere, say how many
+    assert _plan._n_jobs("auto", OmegaConf.create({"trainer": {"accelerator": "gpu"}}), in_process=True) == 1
     ddp = OmegaConf.create({"trainer": {"accelerator": "cpu", "devices": 2, "strategy": "ddp"}})
-    assert search._n_jobs(ddp, in_process=True) == 4
-    assert _impl.CrescendoSearch(n_jobs=3)._n_jobs(cpu, in_process=True) == 3
+    assert _plan._n_jobs("auto", ddp, in_process=True) == 4
+    assert _plan._n_jobs(3, cpu, in_process=True) == 3
 
 
 def test_auto_without_a_cpu_trainer_runs_in_this_process(tmp_path, capsys):

@@ -4,29 +4,26 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-import optuna
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
 
 from crescendo.errors import DataError
-from crescendo.search import get_active_trial
+from crescendo.result import TrainResult
+from crescendo.search.trial import open_trial
 
 APP_DIR = Path(__file__).parent / "app"
 
 
-@dataclass
-class FakeResult:
-    objective: float
-    run_dir: str
-    best_checkpoint: str | None
-    metrics: dict[str, float] = field(default_factory=dict)
-    status: str = "complete"
-    monitor: str = "val/loss"
-    mode: str = "min"
+def trial_of(cfg: DictConfig) -> Any:
+    """The job's trial, from the pruning callback entry the sweeper adds to its config (as in `cr`)."""
+    node = OmegaConf.select(cfg, "callbacks.optuna_pruning")
+    if node is None:
+        return None
+    return open_trial(node.storage, node.study_name, node.trial_number, instantiate(node.pruner))
 
 
 def objective_of(cfg: DictConfig) -> float:
@@ -34,19 +31,18 @@ def objective_of(cfg: DictConfig) -> float:
     return (float(cfg.x) - 0.3) ** 2 + y_cost + 0.01 * float(cfg.n) + (0.1 if cfg.flag else 0.0)
 
 
-def task(cfg: DictConfig) -> FakeResult:
+def task(cfg: DictConfig) -> TrainResult:
     number = HydraConfig.get().job.num
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     value = objective_of(cfg)
-    trial = get_active_trial()
-    if trial is not None and len(trial.study.directions) > 1:
-        trial = None  # Optuna cannot prune several objectives
+    trial = trial_of(cfg)
     for epoch in range(int(cfg.epochs)):  # a loss curve that ends at `value`; bad_on jobs start far worse
         reported = value + (100.0 if number in cfg.bad_on else 1.0) / (epoch + 1)
         if trial is not None:
             trial.report(reported, step=epoch)
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned at epoch {epoch}")
+            if trial.should_prune():  # a pruned run is a result, as crescendo.train returns it
+                return TrainResult(objective=reported, monitor="val/loss", mode="min", status="pruned",
+                                   run_dir=str(run_dir), best_epoch=epoch, metrics={"val/loss": reported})
     time.sleep(float(cfg.sleep_seconds) if number in cfg.sleep_on else float(cfg.every_job_sleeps))
     if number in cfg.interrupt_on:
         raise KeyboardInterrupt
@@ -59,8 +55,11 @@ def task(cfg: DictConfig) -> FakeResult:
     checkpoint = run_dir / "checkpoints" / "best.ckpt"
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     checkpoint.write_text("fake")
-    return FakeResult(
+    return TrainResult(
         objective=value,
+        monitor="val/loss",
+        mode="min",
+        status="complete",
         run_dir=str(run_dir),
         best_checkpoint=str(checkpoint),
         metrics={"val/loss": value, "size": float(cfg.n)},

@@ -1,4 +1,4 @@
-"""The pruning callback inside a real Lightning fit, and how a job finds its trial."""
+"""The pruning callback inside a real Lightning fit, and how a job finds its trial from its config."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import torch
 from lightning.pytorch import LightningModule, Trainer
 from torch.utils.data import DataLoader, TensorDataset
 
-from crescendo.search import get_active_trial, set_active_trial, trial_callbacks
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
 from crescendo.search.pruning import OptunaPruning
 
 
@@ -56,7 +58,7 @@ def fit(callback: OptunaPruning, epochs: int = 3, validate: bool = True) -> None
 def test_reports_every_epoch_and_skips_the_sanity_check():
     study = optuna.create_study(pruner=optuna.pruners.NopPruner())
     trial = study.ask()
-    fit(OptunaPruning(trial, "val/loss"))
+    fit(OptunaPruning(trial=trial, monitor="val/loss"))
     assert study._storage.get_trial(trial._trial_id).intermediate_values == {0: 10.0, 1: 11.0, 2: 12.0}
 
 
@@ -64,7 +66,7 @@ def test_a_pruned_trial_stops_at_once():
     study = optuna.create_study(pruner=optuna.pruners.ThresholdPruner(upper=10.5))
     trial = study.ask()
     with pytest.raises(optuna.TrialPruned, match="pruned at epoch 1"):
-        fit(OptunaPruning(trial, "val/loss"), epochs=5)
+        fit(OptunaPruning(trial=trial, monitor="val/loss"), epochs=5)
     assert study._storage.get_trial(trial._trial_id).intermediate_values == {0: 10.0, 1: 11.0}
 
 
@@ -72,58 +74,49 @@ def test_a_pruned_trial_stops_at_once():
 def test_a_metric_logged_at_train_epoch_end_is_reported_for_its_own_epoch(validate):
     study = optuna.create_study(pruner=optuna.pruners.NopPruner())
     trial = study.ask()
-    fit(OptunaPruning(trial, "train/loss"), validate=validate)
+    fit(OptunaPruning(trial=trial, monitor="train/loss"), validate=validate)
     assert study._storage.get_trial(trial._trial_id).intermediate_values == {0: 0.0, 1: 1.0, 2: 2.0}
 
 
 def test_several_objectives_report_nothing():
     study = optuna.create_study(directions=["minimize", "minimize"])
     trial = study.ask()
-    fit(OptunaPruning(trial, "val/loss"))
+    fit(OptunaPruning(trial=trial, monitor="val/loss"))
     assert study._storage.get_trial(trial._trial_id).intermediate_values == {}
 
 
-def test_trial_callbacks_only_inside_a_trial():
-    assert trial_callbacks("val/loss") == []
-    study = optuna.create_study()
-    trial = study.ask()
-    set_active_trial(trial)
-    try:
-        (callback,) = trial_callbacks("val/loss")
-        assert isinstance(callback, OptunaPruning) and callback.trial is trial and callback.monitor == "val/loss"
-    finally:
-        set_active_trial(None)
-    assert trial_callbacks("val/loss") == []
+def callback_node(storage: str, number: int) -> dict:
+    """The entry the sweeper adds to a trial's config (hydra_plugins.crescendo_sweeper._jobs)."""
+    return {"_target_": "crescendo.search.pruning.OptunaPruning", "storage": storage, "study_name": "s",
+            "trial_number": number, "monitor": "val/loss",
+            "pruner": {"_target_": "optuna.pruners.ThresholdPruner", "upper": 10.5}}
 
 
-def test_a_job_in_another_process_finds_its_trial_from_the_environment(tmp_path, monkeypatch):
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.conf import HydraConf
-    from omegaconf import OmegaConf
-
-    from crescendo.search.active_trial import ENV_VAR, search_environment
-
+def test_a_run_finds_its_trial_from_its_config(tmp_path):
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     study = optuna.create_study(storage=storage, study_name="s")
     study.ask()
     second = study.ask()
-    monkeypatch.setenv(ENV_VAR, search_environment(storage, "s", "median", {"n_startup_trials": 0}))
-    cfg = OmegaConf.create({"hydra": OmegaConf.structured(HydraConf)})
-    cfg.hydra.job.num = 1
-    saved = HydraConfig.instance().cfg
-    HydraConfig.instance().set_config(cfg)
-    try:
-        trial = get_active_trial()
-        assert trial is not None and trial.number == second.number
-        assert isinstance(trial.study.pruner, optuna.pruners.MedianPruner)
-        trial.report(0.5, step=0)
-    finally:
-        HydraConfig.instance().cfg = saved
-    assert optuna.load_study(study_name="s", storage=storage).trials[1].intermediate_values == {0: 0.5}
+    callback = instantiate(OmegaConf.create(callback_node(storage, second.number)))
+    with pytest.raises(optuna.TrialPruned, match="pruned at epoch 1"):  # the node's pruner decides
+        fit(callback, epochs=5)
+    assert optuna.load_study(study_name="s", storage=storage).trials[1].intermediate_values == {0: 10.0, 1: 11.0}
+    assert study.trials[0].intermediate_values == {}
+
+
+def test_a_finished_trial_is_left_alone_with_a_warning(tmp_path):
+    # a trial's saved config run again as a single run: it trains and reports nothing
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(storage=storage, study_name="s")
+    study.tell(study.ask(), 1.0)
+    callback = instantiate(OmegaConf.create(callback_node(storage, 0)))
+    with pytest.warns(UserWarning, match="trial #0 of study 's' is COMPLETE, not running"):
+        fit(callback, epochs=3)
+    assert optuna.load_study(study_name="s", storage=storage).trials[0].intermediate_values == {}
 
 
 def test_the_last_epoch_is_reported_but_not_pruned():
     study = optuna.create_study(pruner=optuna.pruners.ThresholdPruner(upper=11.5))
     trial = study.ask()
-    fit(OptunaPruning(trial, "val/loss"), epochs=3)  # epoch 2 reports 12.0 > 11.5, but it is the last
+    fit(OptunaPruning(trial=trial, monitor="val/loss"), epochs=3)  # epoch 2 reports 12.0 > 11.5, but it is the last
     assert study._storage.get_trial(trial._trial_id).intermediate_values == {0: 10.0, 1: 11.0, 2: 12.0}

@@ -7,7 +7,8 @@ from omegaconf import OmegaConf
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from crescendo.errors import ConfigError
-from crescendo.search.space import make_parser, parse_search_space
+from hydra_plugins.crescendo_sweeper._grammar import make_parser
+from hydra_plugins.crescendo_sweeper._space import parse_search_space
 
 
 @pytest.fixture
@@ -174,7 +175,7 @@ def test_grid_enumerates_finite_spaces_and_rejects_intervals(cfg):
 
 
 def test_command_line_syntax_check_names_the_override():
-    from crescendo.search.space import check_override_syntax
+    from hydra_plugins.crescendo_sweeper._grammar import check_override_syntax
 
     check_override_syntax(["-m", "--cfg", "job", "data=diabetes", "model.optimizer.lr=interval(0.001, 0.01)"])
     with pytest.raises(ConfigError, match=r"^model.optimizer.lr: cannot parse 'model.optimizer.lr=interval\(0.001': .* — write e.g."):

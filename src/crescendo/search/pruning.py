@@ -1,38 +1,73 @@
 """Pruning from inside training: report the monitored metric every epoch, stop when Optuna says so.
 
-Follows optuna-integration's `PyTorchLightningPruningCallback` (report after validation, skip the
-sanity check, raise `optuna.TrialPruned`), with differences that matter here:
+A search adds this callback to each trial's config (`callbacks.optuna_pruning`), naming the study's
+storage, its name, the trial number and the pruner; the run knows nothing else of the search:
+
+    callbacks:
+      optuna_pruning:
+        _target_: crescendo.search.pruning.OptunaPruning
+        storage: sqlite:////abs/sweep/study.db
+        study_name: train
+        trial_number: 7
+        monitor: val/loss
+        pruner: {_target_: optuna.pruners.MedianPruner, n_startup_trials: 5, n_warmup_steps: 2}
+
+It follows optuna-integration's `PyTorchLightningPruningCallback` (report after validation, skip the
+sanity check, raise `optuna.TrialPruned`, which `crescendo.train.train` turns into a result with
+status "pruned"), with differences that matter here:
 - a monitor logged at the end of the training epoch (`train/loss` in production mode) is only up to
   date after the LightningModule's own `on_train_epoch_end`, which runs after the callbacks'; it is
-  reported at the start of the next epoch (and at the end of fit for the last one) instead of being
-  reported one epoch late or never;
+  reported at the start of the next epoch (and at the end of fit for the last one);
 - the last epoch is reported but never pruned: the run is done, stopping it would only lose it;
 - a non-finite value is not reported: stopping a diverged run is the trainer's job (a FAIL, not a prune);
-- a study with several objectives cannot prune (Optuna refuses `trial.report`), so nothing is reported.
-DDP (one trial over several processes) is not handled yet.
+- a study with several objectives cannot prune (Optuna refuses `trial.report`): nothing is reported.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import lightning.pytorch as pl
-import optuna
 
 
 class OptunaPruning(pl.Callback):
-    """Report `monitor` to `trial` once per epoch (step = epoch) and raise `optuna.TrialPruned`."""
+    """Report `monitor` to trial `trial_number` of the study once per epoch (step = epoch); raise
+    `optuna.TrialPruned` when the pruner says so.
 
-    def __init__(self, trial: optuna.trial.Trial, monitor: str) -> None:
+    `trial` may be given instead of storage/study/number (an open `optuna.trial.Trial`, for tests and
+    notebooks). The trial is opened when fit starts, not when the callback is built.
+    """
+
+    def __init__(
+        self,
+        storage: str | None = None,
+        study_name: str | None = None,
+        trial_number: int | None = None,
+        monitor: str = "val/loss",
+        pruner: Any = None,
+        trial: Any = None,
+    ) -> None:
         super().__init__()
-        self.trial = trial
+        if trial is None and (storage is None or study_name is None or trial_number is None):
+            raise ValueError("OptunaPruning needs a trial, or storage, study_name and trial_number")
+        self.storage, self.study_name, self.trial_number = storage, study_name, trial_number
         self.monitor = monitor
-        self._enabled = len(trial.study.directions) == 1
+        self.pruner = pruner
+        self.trial = trial
         # metrics named val*/ are fresh when validation ends; others when the module's epoch end ran
         self._after_validation = monitor.startswith("val")
         self._pending_epoch: int | None = None
         self._n_reported = 0
+        self._enabled = False
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.trial is None:
+            from crescendo.search.trial import open_trial
+
+            self.trial = open_trial(str(self.storage), str(self.study_name), int(self.trial_number), self.pruner)
+        self._enabled = self.trial is not None and len(self.trial.study.directions) == 1
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self._after_validation and not trainer.sanity_checking:
@@ -68,4 +103,6 @@ class OptunaPruning(pl.Callback):
         self._n_reported += 1
         last_epoch = trainer.max_epochs is not None and trainer.max_epochs > 0 and epoch >= trainer.max_epochs - 1
         if prune and not last_epoch and self.trial.should_prune():  # pruning the last epoch saves nothing
+            import optuna
+
             raise optuna.TrialPruned(f"pruned at epoch {epoch} ({self.monitor}={value:.6g})")

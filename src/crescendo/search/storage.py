@@ -107,6 +107,13 @@ class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
         return self._stale_trial_callback
 
 
+def hide_password(url: str) -> str:
+    """The URL with its password (if any) replaced by ***, for messages and files."""
+    import re
+
+    return re.sub(r"(://[^:/@]+:)[^@/]*@", r"\1***@", url)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -162,8 +169,6 @@ def open_storage(
     Raises ConfigError naming `key`, the URL (password hidden) and the fix when the storage cannot be
     opened: an unknown form, a missing directory, a server that does not answer, a missing driver.
     """
-    from crescendo.search.results import hide_password
-
     url = normalize_url(url)
     shown = hide_password(url)
     callback = None
@@ -248,7 +253,7 @@ def _rdb_storage(
                     grace_period=grace_period,
                     heartbeat_stale_trial_callback=callback,
                 )
-        except ImportError as error:  # Optuna re-raises the driver's ModuleNotFoundError as ImportError
+        except ImportError:  # Optuna re-raises the driver's ModuleNotFoundError as ImportError
             driver = _DRIVERS.get(scheme)
             fix = f"pip install {driver} and write {scheme}+{driver.split('-')[0]}://" if driver else "install its driver"
             raise ConfigError(f"{key}={shown}: the Python driver for {scheme} is not installed — {fix}") from None
@@ -282,6 +287,26 @@ def _unreachable(error: BaseException) -> bool:
             "password",
         )
     )
+
+
+_shared: dict[str, BaseStorage] = {}
+
+
+def share_storage(url: str, storage: BaseStorage) -> None:
+    """Let runs of this process that name `url` use `storage` (the sweeper's own connection)."""
+    _shared[normalize_url(url)] = storage
+
+
+def shared_storage(url: str) -> BaseStorage:
+    """The storage this process already opened for `url`, else a new one (kept for the next call).
+
+    A cache of connections, not a channel between sweeper and run: a run in another process (a
+    SLURM job) opens its own from the same URL and behaves the same, only ~10 ms slower.
+    """
+    key = normalize_url(url)
+    if key not in _shared:
+        _shared[key] = open_storage(key)
+    return _shared[key]
 
 
 def refresh(storage: Any) -> None:

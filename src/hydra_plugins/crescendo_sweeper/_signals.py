@@ -1,6 +1,7 @@
 """Ctrl-C and SIGTERM in a search: an ask or a tell is never cut in half, and a stopped trial is
 recorded as interrupted (FAIL, never counted toward n_trials), so re-running the command finishes
-the study. Also how a forked worker dies with its `cr` process and leaves without Python's teardown."""
+the study (`_ledger.Ledger.record_interrupted`). Also how a forked worker dies with its `cr` process
+and leaves without Python's teardown."""
 
 from __future__ import annotations
 
@@ -9,11 +10,6 @@ import os
 import signal
 import sys
 from typing import Any, Iterator
-
-import optuna
-from optuna.trial import TrialState
-
-from crescendo.search import results
 
 
 class SearchStopped(BaseException):
@@ -65,17 +61,6 @@ def deferred_signals() -> Iterator[None]:
     if not _SIGNALS["deferred"] and _SIGNALS["pending"] is not None:
         signum, _SIGNALS["pending"] = _SIGNALS["pending"], None
         raise SearchStopped(signal.Signals(signum).name)
-
-
-def record_interrupted(study: optuna.Study, trial: optuna.Trial, beat: Any = None) -> None:
-    """A trial stopped by Ctrl-C / SIGTERM: FAIL with `interrupted` (never counted toward n_trials)."""
-    with deferred_signals():
-        if beat is not None:
-            beat.join()
-        with contextlib.suppress(Exception):
-            trial.set_user_attr(results.ERROR, "interrupted")
-            trial.set_user_attr(results.INTERRUPTED, True)
-            study.tell(trial, state=TrialState.FAIL)
 
 
 @contextlib.contextmanager

@@ -1,4 +1,9 @@
-"""The Hydra `Sweeper` plugin; a thin shell around `_impl.CrescendoSearch` (imported when used)."""
+"""The Hydra `Sweeper` plugin: a thin face that builds the checked plan, runs the search, and turns a
+user error into one `cr: error:` line and an exit status. The only place a search exits.
+
+Hydra imports every plugin module at start-up: this one imports neither Optuna nor torch; the work
+is in `_plan` and `_search`, imported when a sweep starts.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +14,48 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig
 
 # registers hydra/sweeper=crescendo when Hydra scans this plugin package
-from hydra_plugins.crescendo_sweeper.config import CrescendoSweeperConf  # noqa: F401
+from hydra_plugins.crescendo_sweeper.config import CrescendoSweeperConf
+
+_INTERRUPTED_CODE = 130
 
 
 class CrescendoSweeper(Sweeper):
     def __init__(self, **settings: Any) -> None:
-        from hydra_plugins.crescendo_sweeper._impl import CrescendoSearch
-
-        self._search = CrescendoSearch(**settings)
+        # Hydra composed and type-checked these against CrescendoSweeperConf (the defaults live there)
+        self.settings = CrescendoSweeperConf(**settings)
+        self.hydra_context: HydraContext | None = None
+        self.config: DictConfig | None = None
+        self.launcher: Any = None
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
-        self._search.setup(hydra_context=hydra_context, task_function=task_function, config=config)
+        from hydra.core.plugins import Plugins
+
+        self.hydra_context = hydra_context
+        self.config = config
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
 
     def sweep(self, arguments: List[str]) -> Any:
-        return self._search.sweep(arguments)
+        from crescendo.errors import CrescendoError, exit_with
+        from hydra_plugins.crescendo_sweeper._optuna_quiet import quiet_optuna
+        from hydra_plugins.crescendo_sweeper._plan import SearchPlan, check_trial_composes
+        from hydra_plugins.crescendo_sweeper._search import SearchInterrupted, run_search
+        from hydra_plugins.crescendo_sweeper._worker import SearchAborted
+
+        assert self.config is not None and self.hydra_context is not None
+        quiet_optuna()
+        loader = self.hydra_context.config_loader
+        try:
+            plan = SearchPlan.from_config(self.settings, self.config, arguments, loader)
+            check_trial_composes(plan, self.config, loader)
+            return run_search(plan, self.launcher, self.config)
+        except CrescendoError as error:
+            exit_with(error)
+        except SearchAborted as aborted:
+            if str(aborted):
+                exit_with(str(aborted), code=aborted.code)
+            raise SystemExit(aborted.code) from None  # a worker printed why
+        except SearchInterrupted:
+            exit_with("interrupted: the running trials are recorded as interrupted and do not count — run the same "
+                      "command again to finish the study", code=_INTERRUPTED_CODE)

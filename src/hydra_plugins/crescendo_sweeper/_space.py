@@ -1,59 +1,34 @@
-"""The search space, from Hydra's override grammar.
+"""The search space of one search: the searched keys (from the command line and
+`hydra.sweeper.params`), the fixed overrides, and the checks of each key against the composed config.
 
-    key=choice(a, b, c)  or  key=a,b,c     CategoricalDistribution
-    key=interval(lo, hi)                   FloatDistribution; IntDistribution when both ends are ints
-    key=tag(log, interval(lo, hi))         the same on a log scale (lo > 0)
-    key=range(start, stop[, step])         IntDistribution (FloatDistribution for float bounds) with
-                                           that step; as in Python and Hydra, `stop` is excluded
-    key=value                              fixed: passed unchanged to every trial
-
-The same strings work on the command line and as `hydra.sweeper.params` entries (command line wins).
 `parse_search_space` checks everything before a trial runs and raises one `ConfigError` per problem,
 naming the key and the fix: bad syntax, `lo > hi`, an empty range, an unknown key, a value the key
-cannot take (checked against the type of the value the composed config holds now).
+cannot take (checked against the type of the value the composed config holds now). The grammar
+itself is in `_grammar`.
 """
 
 from __future__ import annotations
 
-import math
 import sys
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from crescendo.errors import ConfigError
+from hydra_plugins.crescendo_sweeper._grammar import (
+    MISSING,
+    EXAMPLES,
+    SearchParam,
+    decimal_add,
+    param_from_override,
+    value_text,
+    make_parser,
+)
 
 if TYPE_CHECKING:
     from hydra.core.config_loader import ConfigLoader
     from hydra.core.override_parser.types import Override
     from omegaconf import DictConfig
     from optuna.distributions import BaseDistribution
-
-EXAMPLES = (
-    "key=choice(a, b), key=interval(0.001, 0.1), key=tag(log, interval(1e-5, 1e-2)), key=range(1, 10, 2)"
-)
-_MISSING = object()
-
-
-@dataclass(frozen=True)
-class SearchParam:
-    """One searched key: its Optuna name and distribution, and how to write a value as an override."""
-
-    name: str  # the config key (or config group), the Optuna parameter name
-    key_element: str  # as written before '=', with any +/++ prefix and @package
-    distribution: "BaseDistribution"
-    spec: str  # the sweep as written, for messages
-    # categorical: (optuna value, override text) pairs; the text round-trips through Hydra's parser
-    choice_texts: tuple[tuple[Any, str], ...] = ()
-
-    def override(self, value: Any) -> str:
-        if self.choice_texts:
-            for choice, text in self.choice_texts:
-                if type(choice) is type(value) and choice == value:
-                    return f"{self.key_element}={text}"
-        if isinstance(value, float) and getattr(self.distribution, "step", None) not in (None, 1):
-            value = float(f"{value:.12g}")  # 0.30000000000000004 on a 0.1 grid is written 0.3
-        return f"{self.key_element}={_number_text(value)}"
 
 
 @dataclass
@@ -82,71 +57,13 @@ class SearchSpace:
                 grid[p.name] = list(range(d.low, d.high + 1, d.step))
             elif isinstance(d, FloatDistribution) and d.step is not None:
                 n = int(round((d.high - d.low) / d.step)) + 1
-                grid[p.name] = [_decimal_add(d.low, i, d.step) for i in range(n)]
+                grid[p.name] = [decimal_add(d.low, i, d.step) for i in range(n)]
             else:
                 raise ConfigError(
                     f"{p.name}={p.spec}: the grid sampler needs a finite set of values — "
                     f"use choice(...) or range(start, stop, step) instead of an interval"
                 )
         return grid
-
-
-def _number_text(value: Any) -> str:
-    if isinstance(value, float):
-        return repr(value)  # shortest text that reads back as the same float (1e-05, 0.0031)
-    return str(value)
-
-
-def _decimal_add(low: float, i: int, step: float) -> float:
-    return float(Decimal(repr(low)) + i * Decimal(repr(step)))
-
-
-def _typed_interval(start: int | float, end: int | float) -> Any:
-    """Hydra's `interval` turns both ends into floats; keep ints so interval(1, 5) samples ints."""
-    from hydra.core.override_parser.types import IntervalSweep
-
-    return IntervalSweep(start=start, end=end)
-
-
-# Hydra checks arguments against the annotations; give it real types, not postponed strings
-_typed_interval.__annotations__ = {"start": Union[int, float], "end": Union[int, float], "return": Any}
-
-
-def make_parser(config_loader: "ConfigLoader | None" = None) -> Any:
-    from hydra.core.override_parser.overrides_parser import OverridesParser, create_functions
-
-    functions = create_functions()
-    functions.definitions.pop("interval")
-    functions.functions.pop("interval")
-    functions.register(name="interval", func=_typed_interval)
-    return OverridesParser(functions=functions, config_loader=config_loader)
-
-
-def _value_text(value: Any) -> str:
-    from hydra.core.override_parser.types import Override
-
-    if isinstance(value, str):
-        return value
-    return Override._get_value_element_as_str(value)
-
-
-def check_override_syntax(arguments: Sequence[str]) -> None:
-    """Raise ConfigError naming the first command-line override Hydra's grammar cannot parse.
-
-    For `cr` to call before Hydra, whose own message ("no viable alternative at input
-    'interval(0.001'") names neither the key nor the fix. Flags (`-m`, `--cfg job`) are skipped.
-    """
-    parser = None
-    for text in arguments:
-        if text.startswith("-") or "=" not in text:
-            continue
-        parser = parser or make_parser()
-        try:
-            parser.parse_override(text)
-        except Exception as error:
-            detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            key = text.split("=", 1)[0].lstrip("+~") or text
-            raise ConfigError(f"{key}: cannot parse '{text}': {detail} — write e.g. {EXAMPLES}") from None
 
 
 def parse_search_space(
@@ -164,7 +81,7 @@ def parse_search_space(
     parser = make_parser(config_loader)
     entries: list[tuple[str, str]] = []  # (where, override text)
     for key, value in _flatten(params or {}):
-        entries.append((f"hydra.sweeper.params.{key}", f"{key}={_value_text(value)}"))
+        entries.append((f"hydra.sweeper.params.{key}", f"{key}={value_text(value)}"))
     entries.extend((f"'{text}'", text) for text in arguments)
 
     by_key: dict[str, tuple[str, "Override"]] = {}
@@ -183,7 +100,7 @@ def parse_search_space(
         if not override.is_sweep_override():
             space.fixed.append(override.input_line or f"{override.get_key_element()}={override.get_value_element_as_str()}")
             continue
-        param = _param_from_override(override)
+        param = param_from_override(override)
         if config is not None:
             param = _check_against_config(param, override, config, config_loader)
         space.params.append(param)
@@ -201,91 +118,6 @@ def _flatten(params: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any
         else:
             flat.append((name, value))
     return flat
-
-
-def _param_from_override(override: "Override") -> SearchParam:
-    from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, RangeSweep
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-
-    key = override.key_or_group if override.package is None else f"{override.key_or_group}@{override.package}"
-    spec = override.get_value_string() if override.input_line is None else override.input_line.split("=", 1)[1]
-    where = f"{override.get_key_element()}={spec}"
-    if override.is_delete():
-        raise ConfigError(f"{where}: a deletion (~{key}) cannot be searched — drop the '~'")
-    value = override.value()
-    tags = set(getattr(value, "tags", None) or ())
-    unknown = tags - {"log"}
-    if unknown:
-        raise ConfigError(f"{where}: unknown tag {', '.join(sorted(unknown))} — the only tag understood is 'log'")
-    log = "log" in tags
-
-    if isinstance(value, ChoiceSweep):
-        if log:
-            raise ConfigError(f"{where}: 'log' applies to interval(...) or range(...), not to choice(...)")
-        choice_texts: list[tuple[Any, str]] = []
-        for raw in override.sweep_iterator():
-            encoded = raw if isinstance(raw, (str, int, float, bool)) else _value_text(raw)
-            if any(type(c) is type(encoded) and c == encoded for c, _ in choice_texts):
-                continue
-            choice_texts.append((encoded, _round_trip_text(raw)))
-        distribution: BaseDistribution = CategoricalDistribution([c for c, _ in choice_texts])
-        return SearchParam(key, override.get_key_element(), distribution, spec, tuple(choice_texts))
-
-    if isinstance(value, RangeSweep):
-        start, stop, step = value.start, value.stop, value.step
-        is_int = all(isinstance(v, int) and not isinstance(v, bool) for v in (start, stop, step))
-        if step == 0:
-            raise ConfigError(f"{where}: the step of a range cannot be 0")
-        # count with exact decimals: range(0.1, 0.4, 0.1) is 0.1, 0.2, 0.3 (Hydra's floats add a 0.4)
-        d_start, d_stop, d_step = (Decimal(repr(v)) for v in (start, stop, step))
-        n = max(0, math.ceil((d_stop - d_start) / d_step))
-        if n == 0:
-            raise ConfigError(
-                f"{where}: the range is empty — range(start, stop, step) counts from start up to "
-                f"(not including) stop, so start must be below stop for a positive step"
-            )
-        ends = [d_start, d_start + (n - 1) * d_step]
-        low, high, d_step = min(ends), max(ends), abs(d_step)
-        if log and d_step != 1:
-            raise ConfigError(f"{where}: a log scale cannot have a step — use tag(log, interval({low}, {high}))")
-        if is_int:
-            distribution = IntDistribution(int(low), int(high), log=log, step=int(d_step))
-        else:
-            distribution = FloatDistribution(float(low), float(high), log=log, step=None if log else float(d_step))
-        return SearchParam(key, override.get_key_element(), distribution, spec)
-
-    if isinstance(value, IntervalSweep):
-        low, high = value.start, value.end
-        if low > high:
-            raise ConfigError(f"{where}: the lower end is above the upper end — write interval({high}, {low})")
-        if log and low <= 0:
-            raise ConfigError(f"{where}: a log scale needs a lower end above 0, e.g. tag(log, interval(1e-5, {high}))")
-        if isinstance(low, int) and isinstance(high, int) and not isinstance(low, bool):
-            distribution = IntDistribution(low, high, log=log)
-        else:
-            distribution = FloatDistribution(float(low), float(high), log=log)
-        return SearchParam(key, override.get_key_element(), distribution, spec)
-
-    raise ConfigError(f"{where}: this sweep cannot be searched — write e.g. {EXAMPLES} (glob() is not supported)")
-
-
-def _round_trip_text(raw: Any) -> str:
-    """Override text for a choice value that Hydra reads back as the same value ('True' stays a str)."""
-    from hydra.core.override_parser.types import Override
-
-    text = Override._get_value_element_as_str(raw)
-    if isinstance(raw, str):
-        try:
-            back = make_parser().parse_rule(text, "value")
-        except Exception:
-            back = _MISSING
-        if not (isinstance(back, str) and back == raw):
-            escaped = raw.replace("\\", "\\\\").replace("'", "\\'")
-            text = f"'{escaped}'"
-    return text
-
-
-# ---------------------------------------------------------------------------- checks against config
 
 
 def _kind(value: Any) -> str:
@@ -307,7 +139,7 @@ def _show(value: Any) -> str:
 
     if OmegaConf.is_config(value):
         value = OmegaConf.to_container(value)
-    return repr(value) if isinstance(value, str) else _value_text(value)
+    return repr(value) if isinstance(value, str) else value_text(value)
 
 
 def _check_against_config(
@@ -320,10 +152,10 @@ def _check_against_config(
 
     key = override.key_or_group
     where = f"{param.key_element}={param.spec}"
-    existing = OmegaConf.select(config, key, default=_MISSING, throw_on_resolution_failure=False)
+    existing = OmegaConf.select(config, key, default=MISSING, throw_on_resolution_failure=False)
 
     if override.is_add() or override.is_force_add():
-        if override.is_add() and existing is not _MISSING:
+        if override.is_add() and existing is not MISSING:
             raise ConfigError(
                 f"{where}: +{key} adds a new key, but {key} exists already — drop the '+' "
                 f"(or write ++{key} to add or override)"
@@ -331,7 +163,7 @@ def _check_against_config(
         return param
 
     options: list[str] = []
-    if config_loader is not None and (existing is _MISSING or _kind(existing) == "node"):
+    if config_loader is not None and (existing is MISSING or _kind(existing) == "node"):
         try:
             options = list(config_loader.get_group_options(key))
         except Exception:
@@ -346,7 +178,7 @@ def _check_against_config(
             )
         return param
 
-    if existing is _MISSING:
+    if existing is MISSING:
         raise ConfigError(
             f"{where}: {key} is not a key of the config — check the spelling (see `cr --cfg job`), "
             f"or write +{key}=... to add a new key"

@@ -2,7 +2,8 @@
 
 Each name maps to an Optuna class plus the keyword defaults crescendo uses; `sampler_kwargs` /
 `pruner_kwargs` from the config are passed on top. A wrong name or keyword raises `ConfigError` naming
-the key and the allowed values.
+the key and the allowed values. `pruner_node` writes the same pruner as a Hydra node for the trial's
+pruning callback, which builds it inside the run.
 """
 
 from __future__ import annotations
@@ -43,20 +44,53 @@ def _construct(kind: str, name: str, cls: type, kwargs: Mapping[str, Any]) -> An
         raise ConfigError(f"hydra.sweeper.{kind}_kwargs for {kind} '{name}': {error}") from None
 
 
-def make_pruner(name: str, kwargs: Mapping[str, Any] | None = None) -> Any:
+_PRUNER_CLASSES = {
+    "none": "NopPruner",
+    "median": "MedianPruner",
+    "percentile": "PercentilePruner",
+    "hyperband": "HyperbandPruner",
+    "successive_halving": "SuccessiveHalvingPruner",
+}
+
+
+def _pruner_class_and_kwargs(name: str, kwargs: Mapping[str, Any] | None) -> tuple[type, dict[str, Any]]:
     import optuna
 
-    classes = {
-        "none": optuna.pruners.NopPruner,
-        "median": optuna.pruners.MedianPruner,
-        "percentile": optuna.pruners.PercentilePruner,
-        "hyperband": optuna.pruners.HyperbandPruner,
-        "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
-    }
     key = str(name).lower()
-    if key not in classes:
+    if key not in _PRUNER_CLASSES:
         raise ConfigError(f"hydra.sweeper.pruner={name}: unknown pruner — choose one of {', '.join(PRUNERS)}")
-    return _construct("pruner", key, classes[key], {**PRUNER_DEFAULTS[key], **dict(kwargs or {})})
+    return getattr(optuna.pruners, _PRUNER_CLASSES[key]), {**PRUNER_DEFAULTS[key], **dict(kwargs or {})}
+
+
+def make_pruner(name: str, kwargs: Mapping[str, Any] | None = None) -> Any:
+    cls, merged = _pruner_class_and_kwargs(name, kwargs)
+    return _construct("pruner", str(name).lower(), cls, merged)
+
+
+def pruner_node(name: str, kwargs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The pruner as a Hydra node (`_target_` + its arguments), checked by building it once."""
+    cls, merged = _pruner_class_and_kwargs(name, kwargs)
+    _construct("pruner", str(name).lower(), cls, merged)
+    return {"_target_": f"optuna.pruners.{cls.__name__}", **merged}
+
+
+#: samplers whose first trials are drawn at random, independently of every other trial's outcome
+_STARTUP_SAMPLERS = {"tpe": "TPESampler", "gp": "GPSampler"}
+
+
+def startup_trials(name: str, kwargs: Mapping[str, Any] | None = None) -> int:
+    """How many of a study's first trials the sampler draws independently (its `n_startup_trials`,
+    Optuna's default unless given); 0 for samplers whose every trial may depend on the others'."""
+    import optuna
+
+    key = str(name).lower()
+    if key not in _STARTUP_SAMPLERS:
+        return 0
+    given = dict(kwargs or {}).get("n_startup_trials")
+    if given is None:
+        cls = getattr(optuna.samplers, _STARTUP_SAMPLERS[key])
+        given = inspect.signature(cls).parameters["n_startup_trials"].default
+    return max(0, int(given))
 
 
 def make_sampler(

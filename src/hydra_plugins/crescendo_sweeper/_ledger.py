@@ -1,0 +1,257 @@
+"""The study's record: the only code that reads or writes trial attributes, decides what counts toward
+`n_trials`, gives up surplus trials, fails dead workers' trials, and refreshes the storage cache.
+
+What counts: COMPLETE, PRUNED and FAIL trials count toward n_trials; a trial stopped by Ctrl-C (FAIL
+with the `interrupted` attr), a surplus trial and a trial retried after its worker died do not.
+RUNNING and WAITING trials (a queued retry, or a start-up trial queued for a worker) hold a place
+among the n_trials: a worker asks only while the trials that count or will count are fewer.
+
+Surplus: two workers can still ask at the same moment, so after asking a worker re-reads the study and
+gives up its trial (FAIL with the `surplus` attr, never run, never counted) when n_trials trials that
+hold a place are numbered below it. Trial numbers are assigned atomically by every storage, so of the
+trials asked at once, the lowest numbers run.
+
+Dead workers: a running trial carries a heartbeat (crescendo.search.storage); once it expires, the
+next worker that looks fails the trial and Optuna queues a retry with the same parameters
+(`retry_history`), which counts in its place.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import optuna
+from optuna.trial import TrialState
+
+from crescendo.search.storage import refresh
+
+if TYPE_CHECKING:
+    from optuna.trial import FrozenTrial
+
+    from hydra_plugins.crescendo_sweeper._jobs import Outcome
+
+# user attrs set on every trial
+RUN_DIR = "run_dir"
+CHECKPOINT = "best_checkpoint"
+ERROR = "error"
+METRICS = "metrics"
+INTERRUPTED = "interrupted"
+WORKER = "worker"  # host:pid of the process that ran the trial
+SURPLUS = "surplus"  # asked after the study was full (several workers at its end): never run, not counted
+# system attr Optuna's RetryHeartbeatStaleTrialCallback sets on a retry: the stale trials it replaces
+RETRY_HISTORY = "retry_history"
+
+
+def worker_id() -> str:
+    """host:pid of this process: the `worker` attr of the trials it runs."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def retried_numbers(trials: Sequence["FrozenTrial"]) -> dict[int, int]:
+    """{number of a trial whose worker died (heartbeat expired): number of the trial that retried it}."""
+    retried: dict[int, int] = {}
+    for t in trials:
+        history = t.system_attrs.get(RETRY_HISTORY)
+        if history:
+            retried[int(history[-1])] = t.number
+    return retried
+
+
+def not_counted(trial: "FrozenTrial", retried: dict[int, int]) -> bool:
+    """Stopped by Ctrl-C, surplus, or retried after its worker died (the retry counts instead)."""
+    return bool(
+        trial.user_attrs.get(INTERRUPTED)
+        or trial.user_attrs.get(SURPLUS)
+        or (trial.state == TrialState.FAIL and trial.number in retried)
+    )
+
+
+@dataclass
+class Counts:
+    """Trials by state, as they count toward n_trials (see the module doc)."""
+
+    complete: int = 0
+    pruned: int = 0
+    fail: int = 0
+    running: int = 0
+    waiting: int = 0
+    interrupted: int = 0
+    retried: int = 0
+
+    @property
+    def finished(self) -> int:
+        return self.complete + self.pruned + self.fail
+
+    @property
+    def holding(self) -> int:
+        """Trials that count or will count toward n_trials once they finish."""
+        return self.finished + self.running + self.waiting
+
+    @classmethod
+    def of(cls, trials: Sequence["FrozenTrial"]) -> "Counts":
+        retried = retried_numbers(trials)
+        c = cls()
+        for t in trials:
+            if t.user_attrs.get(INTERRUPTED):
+                c.interrupted += 1
+            elif t.user_attrs.get(SURPLUS):
+                continue
+            elif t.state == TrialState.COMPLETE:
+                c.complete += 1
+            elif t.state == TrialState.PRUNED:
+                c.pruned += 1
+            elif t.state == TrialState.FAIL:
+                if t.number in retried:
+                    c.retried += 1
+                else:
+                    c.fail += 1
+            elif t.state == TrialState.RUNNING:
+                c.running += 1
+            elif t.state == TrialState.WAITING:
+                c.waiting += 1
+        return c
+
+
+def is_surplus(number: int, trials: Sequence["FrozenTrial"], n_trials: int) -> bool:
+    """Trial `number` is surplus when n_trials trials numbered below it hold a place."""
+    retried = retried_numbers(trials)
+    below = sum(1 for t in trials if t.number < number and not not_counted(t, retried))
+    return below >= n_trials
+
+
+class Ledger:
+    """One worker's view of the study: ask for a trial that has a place, record how it ended."""
+
+    def __init__(self, study: optuna.Study, n_trials: int) -> None:
+        self.study = study
+        self.n_trials = n_trials
+        self.worker = worker_id()
+
+    # ------------------------------------------------------------------ reading
+    def trials(self) -> list["FrozenTrial"]:
+        """Every trial, read from the storage once (the cache is refreshed first)."""
+        refresh(self.study._storage)
+        return self.study.get_trials(deepcopy=False)
+
+    def counts(self) -> Counts:
+        return Counts.of(self.trials())
+
+    def trial(self, number: int, trials: Sequence["FrozenTrial"] | None = None) -> "FrozenTrial":
+        trials = self.trials() if trials is None else trials
+        if number < len(trials) and trials[number].number == number:
+            return trials[number]
+        return next(t for t in trials if t.number == number)
+
+    # ------------------------------------------------------------------ asking
+    def fail_stale_trials(self) -> None:
+        """Fail running trials whose heartbeat expired and queue their retries (Optuna's callback)."""
+        from optuna.storages._heartbeat import is_heartbeat_enabled
+
+        if is_heartbeat_enabled(self.study._storage):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                optuna.storages.fail_stale_trials(self.study)
+
+    def next_trial(
+        self,
+        distributions: dict[str, Any],
+        *,
+        queued_only: bool = False,
+        stop_requested: Callable[[], bool] = lambda: False,
+    ) -> tuple[optuna.Trial, Any] | None:
+        """The next trial that has a place among n_trials, with its heartbeat running; None once the
+        study holds n_trials finished trials (or, `queued_only`, once no queued trial is left).
+        Waits while other workers run the last trials: a dead worker's trial is retried here."""
+        pause, waited_since, noted = 0.05, None, False
+        while True:
+            self.fail_stale_trials()
+            trials = self.trials()
+            counts = Counts.of(trials)
+            if counts.finished >= self.n_trials or stop_requested() or (queued_only and not counts.waiting):
+                return None
+            if counts.waiting == 0 and counts.holding >= self.n_trials:
+                waited_since = waited_since or time.monotonic()
+                if not noted and time.monotonic() - waited_since > 5:
+                    self._note_waiting(trials)
+                    noted = True
+                time.sleep(pause)
+                pause = min(1.0, pause * 2)
+                continue
+            asked = self.ask(distributions)
+            if asked is not None:
+                return asked
+
+    def _note_waiting(self, trials: Sequence["FrozenTrial"]) -> None:
+        from optuna.storages._heartbeat import is_heartbeat_enabled
+
+        if not is_heartbeat_enabled(self.study._storage):
+            return
+        running = ", ".join(f"#{t.number}" for t in trials if t.state == TrialState.RUNNING)
+        print(f"  waiting for trial(s) {running} running elsewhere (a trial whose heartbeat stops is retried here)",
+              flush=True)
+
+    def ask(self, distributions: dict[str, Any]) -> tuple[optuna.Trial, Any] | None:
+        """A trial with its heartbeat running, or None when it turned out surplus (given up: ask again)."""
+        from optuna.storages._heartbeat import get_heartbeat_thread
+
+        trial = self.study.ask(distributions)
+        beat = get_heartbeat_thread(trial._trial_id, self.study._storage)
+        beat.start()
+        try:
+            trial.set_user_attr(WORKER, self.worker)
+            if not is_surplus(trial.number, self.trials(), self.n_trials):
+                return trial, beat
+            trial.set_user_attr(SURPLUS, True)
+        except BaseException:  # stopped between ask and launch: the trial never ran
+            self.record_interrupted(trial, beat)
+            raise
+        beat.join()
+        self.study.tell(trial, state=TrialState.FAIL)
+        return None
+
+    def enqueue(self, params: Sequence[dict[str, Any]]) -> None:
+        """Queue trials with fixed parameters (WAITING); the next asks run them in this order."""
+        for values in params:
+            self.study.enqueue_trial(values, skip_if_exists=False)
+
+    # ------------------------------------------------------------------ recording
+    def tell(self, trial: optuna.Trial, outcome: "Outcome") -> None:
+        """Record the job's outcome: its run dir, checkpoint, metrics and error, then its state."""
+        for key, value in ((RUN_DIR, outcome.run_dir), (CHECKPOINT, outcome.checkpoint),
+                           (METRICS, outcome.metrics or None), (ERROR, outcome.error)):
+            if value is not None:
+                trial.set_user_attr(key, value)
+        if outcome.state == TrialState.COMPLETE:
+            values = list(outcome.values or ())
+            self.study.tell(trial, values if len(values) > 1 else values[0])
+        else:
+            self.study.tell(trial, state=outcome.state)
+
+    def record_interrupted(self, trial: optuna.Trial, beat: Any = None, run_dir: str | None = None) -> None:
+        """A trial stopped by Ctrl-C / SIGTERM: FAIL with `interrupted` (never counted toward n_trials)."""
+        from hydra_plugins.crescendo_sweeper._signals import deferred_signals
+
+        with deferred_signals():
+            if beat is not None:
+                beat.join()
+            try:
+                if run_dir:
+                    trial.set_user_attr(RUN_DIR, run_dir)
+                trial.set_user_attr(ERROR, "interrupted")
+                trial.set_user_attr(INTERRUPTED, True)
+                self.study.tell(trial, state=TrialState.FAIL)
+            except Exception:  # noqa: BLE001 - the storage is gone too; the heartbeat will expire
+                pass
+
+    def record_failure(self, trial: optuna.Trial, error: BaseException) -> None:
+        """The job stopped the process (an exit inside it): FAIL with the reason."""
+        try:
+            trial.set_user_attr(ERROR, f"{type(error).__name__}: {error}")
+            self.study.tell(trial, state=TrialState.FAIL)
+        except Exception:  # noqa: BLE001 - already recorded elsewhere, or the storage is gone
+            pass

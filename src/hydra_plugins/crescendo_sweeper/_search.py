@@ -1,0 +1,176 @@
+"""One search from start to end: open (or resume) the study, load the trials' imports once, run the
+sampler's random start-up trials in parallel where cores allow, run the rest (here, or in `n_jobs`
+forked workers), and leave the results files and the summary.
+
+Parallel start-up: a sampler's first `n_startup_trials` (TPE, GP) are random draws that do not depend
+on one another. Their parameters are drawn here, in order, by the seeded sampler and queued in the
+study (WAITING); forked workers, one per core, run them. They are never pruned — which of them finishes
+first depends on timing, and a seeded search must repeat exactly. The search then continues one trial
+at a time in this process, with the same sampler.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import optuna
+from omegaconf import DictConfig, OmegaConf
+
+from crescendo.errors import ConfigError, CrescendoError
+from crescendo.search.storage import close_connections, hide_password, share_storage
+from hydra_plugins.crescendo_sweeper._console import print_header, print_startup, print_summary
+from hydra_plugins.crescendo_sweeper._ledger import Counts, Ledger
+from hydra_plugins.crescendo_sweeper._plan import SearchPlan
+from hydra_plugins.crescendo_sweeper._processes import INTERRUPTED_CODE, cores, preload_modules, run_workers
+from hydra_plugins.crescendo_sweeper._results import ResultsWriter
+from hydra_plugins.crescendo_sweeper._signals import SearchStopped
+from hydra_plugins.crescendo_sweeper._space import describe
+from hydra_plugins.crescendo_sweeper._worker import SearchAborted, run_trials, write_results
+
+
+class SearchInterrupted(Exception):
+    """Ctrl-C or SIGTERM: the running trials were recorded as interrupted (not counted)."""
+
+
+def run_search(plan: SearchPlan, launcher: Any, config: DictConfig) -> optuna.Study:
+    """Run the search of `plan` to `n_trials` finished trials. Raises ConfigError (before any trial),
+    SearchAborted, SearchInterrupted."""
+    study = open_study(plan)
+    ledger = Ledger(study, plan.n_trials)
+    writer = ResultsWriter(sweep_dir=plan.sweep_dir, study_name=plan.study_name, storage=plan.storage_url,
+                           directions=list(plan.directions), objectives=list(plan.objectives or []) or None,
+                           param_names=[p.name for p in plan.space.params], n_trials=plan.n_trials)
+    OmegaConf.save(config, plan.sweep_dir / "multirun.yaml")
+    existing = ledger.trials()
+    counts = Counts.of(existing)
+    seed_offset = len(existing)  # a resumed study must not replay the random draws of its first run
+    study.sampler = plan.make_sampler(seed_offset)
+    n_workers = max(1, min(plan.n_jobs, plan.n_trials - counts.holding))
+    print_header(plan, counts, OmegaConf.select(config, "monitor", default=None), n_workers,
+                 max(1, cores() // n_workers))
+    startup_seconds = preload_modules(plan.preload) if plan.in_process else 0.0
+    queued = _queue_startup_trials(ledger, plan, counts, seed_offset)
+    print_startup(startup_seconds, queued, min(plan.startup_workers, queued))
+    code = 0
+    try:
+        if queued > 1:
+            code = _in_workers(ledger, plan, launcher, writer, min(plan.startup_workers, queued), seed_offset,
+                               queued_only=True)
+        if code == 0 and n_workers > 1:
+            code = _in_workers(ledger, plan, launcher, writer, n_workers, seed_offset, queued_only=False)
+        elif code == 0:
+            run_trials(ledger, plan, launcher, writer)
+    except SearchStopped:
+        code = INTERRUPTED_CODE
+    finally:
+        trials = write_results(ledger, writer)
+        close_connections(study._storage)  # SQLite: the last connection closed folds the WAL into study.db
+    if code == INTERRUPTED_CODE:
+        raise SearchInterrupted()
+    if code != 0:
+        raise SearchAborted("", code)  # the worker printed why
+    print_summary(trials, writer, plan)
+    return study
+
+
+def open_study(plan: SearchPlan) -> optuna.Study:
+    """Create the study, or load it to resume: same directions and the same search space only."""
+    if plan.own_storage:
+        plan.sweep_dir.mkdir(parents=True, exist_ok=True)
+    storage = plan.storage()  # raises ConfigError naming the URL and the fix
+    try:
+        try:
+            study = optuna.create_study(storage=storage, study_name=plan.study_name, directions=list(plan.directions),
+                                        load_if_exists=True, pruner=plan.make_pruner())
+        except Exception as error:
+            raise ConfigError(
+                f"hydra.sweeper.storage={hide_password(plan.storage_url)}: cannot open the study ({type(error).__name__}: "
+                f"{str(error).splitlines()[0] if str(error) else ''}) — use an Optuna storage URL such as "
+                "sqlite:///path/study.db or postgresql://user@host/db") from None
+        stored = [d.name.lower() for d in study.directions]
+        if stored != list(plan.directions):
+            raise ConfigError(
+                f"hydra.sweeper.study_name={plan.study_name}: the study in {hide_password(plan.storage_url)} was "
+                f"created to {'/'.join(stored)}, this search asks {'/'.join(plan.directions)} — use another study_name "
+                "(or storage), or the same direction")
+        _check_same_space(study.get_trials(deepcopy=False), plan)
+    except BaseException:
+        close_connections(storage)  # SQLite: no -wal/-shm files left beside a study this search refused
+        raise
+    plan.sweep_dir.mkdir(parents=True, exist_ok=True)
+    share_storage(plan.storage_url, study._storage)  # this process's runs report through it
+    return study
+
+
+def _check_same_space(existing: list[Any], plan: SearchPlan) -> None:
+    """A resumed study must search the same distributions under the same names (Optuna refuses others)."""
+    from optuna.distributions import check_distribution_compatibility
+
+    new = plan.space.distributions
+    for trial in reversed(existing):
+        for name, old in trial.distributions.items():
+            if name in new:
+                try:
+                    check_distribution_compatibility(old, new[name])
+                except ValueError:
+                    raise ConfigError(
+                        f"{name}: study '{plan.study_name}' searched it as {describe(old)}, this search as "
+                        f"{describe(new[name])} — use another hydra.sweeper.study_name for a different search space"
+                    ) from None
+        if trial.distributions:
+            return
+
+
+def _queue_startup_trials(ledger: Ledger, plan: SearchPlan, counts: Counts, seed_offset: int) -> int:
+    """Draw the start-up trials this study still lacks with the seeded sampler and queue them; returns
+    how many queued trials wait for workers (0: run everything here). The study's sampler then
+    continues from the seed past those draws, so it never repeats them."""
+    if plan.startup_trials < 2 or plan.startup_workers < 2:
+        return 0
+    missing = plan.startup_trials - counts.holding
+    if missing > 0:
+        # an in-memory study of its own: the sampler's draws, without touching the real study
+        draws = optuna.create_study(sampler=plan.make_sampler(seed_offset), directions=list(plan.directions))
+        params = []
+        for _ in range(missing):
+            trial = draws.ask(plan.space.distributions)
+            params.append(trial.params)
+            draws.tell(trial, state=optuna.trial.TrialState.FAIL)  # FAIL: the sampler stays in its start-up
+        ledger.enqueue(params)
+        ledger.study.sampler = plan.make_sampler(seed_offset + missing)
+    return ledger.counts().waiting
+
+
+def _in_workers(ledger: Ledger, plan: SearchPlan, launcher: Any, writer: ResultsWriter, n_workers: int,
+                seed_offset: int, *, queued_only: bool) -> int:
+    """Run trials in `n_workers` forked processes, each with its own storage connection, sampler seed
+    (seed + offset + its index: workers never draw the same values) and share of the CPU threads."""
+    threads = max(1, cores() // n_workers)
+    close_connections(ledger.study._storage)  # the workers open their own
+
+    def body(index: int) -> int:
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[name] = str(threads)
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(threads)
+        try:
+            study = optuna.load_study(study_name=plan.study_name, storage=plan.storage(),
+                                      sampler=plan.make_sampler(seed_offset + index), pruner=plan.make_pruner())
+            share_storage(plan.storage_url, study._storage)
+            run_trials(Ledger(study, plan.n_trials), plan, launcher, writer, queued_only=queued_only,
+                       prune=not queued_only)
+        except (SearchStopped, KeyboardInterrupt):
+            return INTERRUPTED_CODE
+        except SearchAborted as aborted:
+            print(f"cr: error: {aborted}", file=sys.stderr, flush=True)
+            return aborted.code
+        except CrescendoError as error:
+            print(f"cr: error: {error}", file=sys.stderr, flush=True)
+            return 2
+        except SystemExit as stop:
+            return stop.code if isinstance(stop.code, int) else 1
+        return 0
+
+    return run_workers(body, n_workers)
