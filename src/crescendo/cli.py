@@ -9,7 +9,7 @@ import warnings
 import hydra
 from omegaconf import DictConfig
 
-from crescendo.overrides import normalize_overrides
+from crescendo.overrides import check_override_syntax, normalize_overrides
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
@@ -26,7 +26,6 @@ def _format_warning(message, category, filename, lineno, line=None) -> str:  # n
 def main() -> None:
     """Console-script entry point."""
     from crescendo.errors import ConfigError, exit_with
-    from hydra_plugins.crescendo_sweeper._grammar import check_override_syntax
 
     warnings.formatwarning = _format_warning  # a user reads "cr: warning: …", not our source lines
     sys.argv[1:] = normalize_overrides(sys.argv[1:])

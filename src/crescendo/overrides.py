@@ -1,11 +1,22 @@
-"""Command-line override fixes applied before Hydra parses them.
+"""The command line before Hydra parses it: a syntax check that names the key, and spelling fixes.
 
-Users copy commands that append keys the packaged config already declares (`+data.data_dir=DIR`);
-Hydra would refuse to append an existing key, so those few keys are rewritten to `++` (add or
-override), which accepts both spellings.
+Hydra's own parse error ("no viable alternative at input 'interval(0.001'") names neither the key
+nor the fix, so `cr` parses each override first with Hydra's parser and reports the first it cannot
+read. Users also copy commands that append keys the packaged config already declares
+(`+data.data_dir=DIR`); Hydra would refuse to append an existing key, so those few keys are
+rewritten to `++` (add or override), which accepts both spellings.
 """
 
 from __future__ import annotations
+
+from typing import Sequence
+
+from crescendo.errors import ConfigError
+
+#: the search syntax, for messages (the sweeper reads it: hydra_plugins.crescendo_sweeper._grammar)
+EXAMPLES = (
+    "key=choice(a, b), key=interval(0.001, 0.1), key=tag(log, interval(1e-5, 1e-2)), key=range(1, 10, 2)"
+)
 
 # keys declared in the packaged configs that users habitually pass with a leading '+'
 APPENDABLE_KEYS: tuple[str, ...] = ("data.data_dir",)
@@ -20,3 +31,21 @@ def normalize_overrides(arguments: list[str]) -> list[str]:
             argument = "+" + argument
         normalized.append(argument)
     return normalized
+
+
+def check_override_syntax(arguments: Sequence[str]) -> None:
+    """Raise ConfigError naming the first override Hydra's grammar cannot parse (flags are skipped)."""
+    parser = None
+    for text in arguments:
+        if text.startswith("-") or "=" not in text:
+            continue
+        if parser is None:
+            from hydra.core.override_parser.overrides_parser import OverridesParser
+
+            parser = OverridesParser.create()
+        try:
+            parser.parse_override(text)
+        except Exception as error:
+            detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            key = text.split("=", 1)[0].lstrip("+~") or text
+            raise ConfigError(f"{key}: cannot parse '{text}': {detail} — write e.g. {EXAMPLES}") from None

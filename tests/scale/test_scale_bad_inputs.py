@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from helpers import CR, write_arrays
 
 SEARCH = ["data=diabetes", "hparams_search=optuna", "model.optimizer.lr=interval(0.001, 0.01)", "trainer.max_epochs=1"]

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
-from pathlib import Path
 
 import pytest
-
 from helpers import run_cr, write_arrays
 from scale_helpers import check_exactly, load_trials
 

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from helpers import CR, write_arrays
 from scale_helpers import check_exactly, load_trials
 

@@ -11,10 +11,9 @@ from pathlib import Path
 import optuna
 import pytest
 import yaml
-from optuna.trial import TrialState
-
-from scale_helpers import check_exactly, load_trials
 from fake_app import run_search
+from optuna.trial import TrialState
+from scale_helpers import check_exactly, load_trials
 
 BASE = ["hparams_search=optuna", "x=interval(0.0, 1.0)", "y=choice(a, b, c)"]
 
@@ -168,3 +167,46 @@ def test_auto_without_a_cpu_trainer_runs_in_this_process(tmp_path, capsys):
     assert "workers" not in capsys.readouterr().out
     trials = load_trials(f"sqlite:///{sweep / 'study.db'}", "fake")
     assert {t.user_attrs["worker"].rsplit(":", 1)[1] for t in trials} == {str(os.getpid())}
+
+
+def test_parallel_start_up_trials_repeat_exactly_and_are_never_pruned(tmp_path, capsys, monkeypatch):
+    """The sampler's random start-up trials run in 2 forked workers, then the search goes on here; a
+    seeded search repeats exactly (same trials, same states, same values). Start-up trial 1 reports
+    a bad curve but is not pruned (which start-up trial ends first depends on timing); trial 5 is."""
+    from hydra_plugins.crescendo_sweeper import _plan
+
+    monkeypatch.setattr(_plan, "cores", lambda: 2)
+    args = [*BASE, "+trainer.accelerator=cpu", "hydra.sweeper.n_trials=7", "seed=5", "bad_on=[1,5]",
+            "+hydra.sweeper.sampler_kwargs.n_startup_trials=4", "+hydra.sweeper.pruner_kwargs.n_startup_trials=1",
+            "+hydra.sweeper.pruner_kwargs.n_warmup_steps=0"]
+    first = run_search(args, tmp_path / "a")
+    second = run_search(args, tmp_path / "b")
+
+    def record(study):
+        return [(t.number, t.params, t.state, t.value) for t in study.trials]
+
+    assert record(first) == record(second)
+    states = [t.state for t in first.trials]
+    assert states[:4] == [TrialState.COMPLETE] * 4 and states[5] == TrialState.PRUNED
+    workers = [t.user_attrs["worker"].rsplit(":", 1)[1] for t in first.trials]
+    assert len(set(workers[:4])) == 2 and str(os.getpid()) not in workers[:4]
+    assert set(workers[4:]) == {str(os.getpid())}
+    assert "4 random start-up trials run 2 at a time" in capsys.readouterr().out
+    check_exactly(first.trials, 7, run_dir_file=None)
+
+
+def test_a_killed_start_up_worker_leaves_queued_trials_that_a_rerun_finishes(tmp_path, monkeypatch):
+    from hydra_plugins.crescendo_sweeper import _plan
+
+    monkeypatch.setattr(_plan, "cores", lambda: 2)
+    sweep = tmp_path / "sweep"
+    args = [*BASE, "+trainer.accelerator=cpu", "hydra.sweeper.n_trials=6", "seed=1",
+            "+hydra.sweeper.sampler_kwargs.n_startup_trials=4"]
+    with pytest.raises(SystemExit) as exit_:  # Ctrl-C reached both workers' jobs
+        run_search([*args, "interrupt_on=[0,1,2,3]"], sweep)
+    assert exit_.value.code == 130
+    trials = load_trials(f"sqlite:///{sweep / 'study.db'}", "fake")
+    assert {t.state for t in trials} == {TrialState.FAIL, TrialState.WAITING}
+    assert all(t.user_attrs.get("interrupted") for t in trials if t.state == TrialState.FAIL)
+    study = run_search(args, sweep)
+    check_exactly(study.trials, 6, run_dir_file=None)

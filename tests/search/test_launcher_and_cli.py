@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from omegaconf import OmegaConf
-
 from helpers import run_cr, write_arrays
+from omegaconf import OmegaConf
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +115,7 @@ def test_bad_search_input_through_cr_exits_2_without_traceback(tmp_path, argumen
 
 @pytest.mark.slow
 def test_bad_syntax_through_cr_exits_2_naming_the_key(tmp_path):
-    # `cr` checks the syntax with hydra_plugins.crescendo_sweeper._grammar.check_override_syntax before Hydra parses it
+    # `cr` checks the syntax with crescendo.overrides.check_override_syntax before Hydra parses it
     proc = run_cr("data=diabetes", "hparams_search=optuna", "model.optimizer.lr=interval(0.001", cwd=tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert proc.stderr.startswith("cr: error: model.optimizer.lr: cannot parse 'model.optimizer.lr=interval(0.001'")

@@ -5,11 +5,10 @@ from __future__ import annotations
 import optuna
 import pytest
 import torch
-from lightning.pytorch import LightningModule, Trainer
-from torch.utils.data import DataLoader, TensorDataset
-
 from hydra.utils import instantiate
+from lightning.pytorch import LightningModule, Trainer
 from omegaconf import OmegaConf
+from torch.utils.data import DataLoader, TensorDataset
 
 from crescendo.search.pruning import OptunaPruning
 

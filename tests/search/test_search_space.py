@@ -175,7 +175,7 @@ def test_grid_enumerates_finite_spaces_and_rejects_intervals(cfg):
 
 
 def test_command_line_syntax_check_names_the_override():
-    from hydra_plugins.crescendo_sweeper._grammar import check_override_syntax
+    from crescendo.overrides import check_override_syntax
 
     check_override_syntax(["-m", "--cfg", "job", "data=diabetes", "model.optimizer.lr=interval(0.001, 0.01)"])
     with pytest.raises(ConfigError, match=r"^model.optimizer.lr: cannot parse 'model.optimizer.lr=interval\(0.001': .* — write e.g."):

@@ -9,9 +9,8 @@ from pathlib import Path
 import optuna
 import pytest
 import yaml
-from optuna.trial import TrialState
-
 from fake_app import objective_of, run_search  # noqa: F401  (objective_of documents the target)
+from optuna.trial import TrialState
 
 BASE = ["hparams_search=optuna", "x=interval(0.0, 1.0)", "y=choice(a, b, c)"]
 

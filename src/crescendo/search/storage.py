@@ -32,79 +32,20 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from optuna.storages import BaseStorage, RDBStorage, _CachedStorage
-from optuna.storages._heartbeat import BaseHeartbeat
+from optuna.storages import BaseStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 
 from crescendo.errors import ConfigError
+from crescendo.search.storage_kinds import HeartbeatJournalStorage, WorkerStorage
 
 JOURNAL_SCHEME = "journal://"
-HEARTBEAT_ATTR = "crescendo:heartbeat"  # journal storage: unix time of the trial's last heartbeat
 URL_FORMS = (
     "sqlite:///path/study.db (one machine), postgresql://user:password@host:5432/db (a shared server), "
     "mysql+pymysql://user:password@host/db, or journal:///path/study.log (a shared filesystem without a database)"
 )
 _DRIVERS = {"postgresql": "psycopg2-binary", "mysql": "pymysql"}
-
-
-class WorkerStorage(_CachedStorage):
-    """`_CachedStorage` that reads the study from the database at most once between `refresh()`es."""
-
-    def __init__(self, backend: RDBStorage) -> None:
-        super().__init__(backend)
-        self._read_since_refresh: set[int] = set()
-
-    def refresh(self) -> None:
-        """The next read of each study goes to the database again."""
-        self._read_since_refresh.clear()
-
-    def _read_trials_from_remote_storage(self, study_id: int) -> None:
-        if study_id in self._read_since_refresh:
-            return
-        super()._read_trials_from_remote_storage(study_id)
-        self._read_since_refresh.add(study_id)
-
-
-class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
-    """JournalStorage with heartbeats: the time of the last beat is a system attr of the trial."""
-
-    def __init__(
-        self,
-        backend: JournalFileBackend,
-        heartbeat_interval: int,
-        grace_period: int | None,
-        stale_trial_callback: Callable[..., None] | None,
-    ) -> None:
-        super().__init__(backend)
-        self._heartbeat_interval = heartbeat_interval
-        self._grace_period = grace_period or 2 * heartbeat_interval
-        self._stale_trial_callback = stale_trial_callback
-
-    def record_heartbeat(self, trial_id: int) -> None:
-        import optuna
-
-        try:
-            self.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, time.time())
-        except (optuna.exceptions.UpdateFinishedTrialError, KeyError):
-            pass  # the trial just finished (or was failed as stale by another worker)
-
-    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
-        from optuna.trial import TrialState
-
-        now = time.time()
-        return [
-            t._trial_id
-            for t in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
-            if HEARTBEAT_ATTR in t.system_attrs and now - float(t.system_attrs[HEARTBEAT_ATTR]) > self._grace_period
-        ]
-
-    def get_heartbeat_interval(self) -> int | None:
-        return self._heartbeat_interval
-
-    def get_heartbeat_stale_trial_callback(self) -> Callable[..., None] | None:
-        return self._stale_trial_callback
 
 
 def hide_password(url: str) -> str:

@@ -7,8 +7,8 @@
                                            that step; as in Python and Hydra, `stop` is excluded
     key=value                              fixed: passed unchanged to every trial
 
-`check_override_syntax` is what `cr` runs on its command line before Hydra parses it: Hydra's own
-parse error names neither the key nor the fix.
+`cr` checks the syntax of its command line before Hydra does (`crescendo.overrides`); this module
+turns the searched keys into distributions.
 """
 
 from __future__ import annotations
@@ -16,18 +16,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Sequence, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from crescendo.errors import ConfigError
+from crescendo.overrides import EXAMPLES
 
 if TYPE_CHECKING:
     from hydra.core.config_loader import ConfigLoader
     from hydra.core.override_parser.types import Override
     from optuna.distributions import BaseDistribution
 
-EXAMPLES = (
-    "key=choice(a, b), key=interval(0.001, 0.1), key=tag(log, interval(1e-5, 1e-2)), key=range(1, 10, 2)"
-)
 MISSING = object()
 
 
@@ -89,25 +87,6 @@ def value_text(value: Any) -> str:
     if isinstance(value, str):
         return value
     return Override._get_value_element_as_str(value)
-
-
-def check_override_syntax(arguments: Sequence[str]) -> None:
-    """Raise ConfigError naming the first command-line override Hydra's grammar cannot parse.
-
-    For `cr` to call before Hydra, whose own message ("no viable alternative at input
-    'interval(0.001'") names neither the key nor the fix. Flags (`-m`, `--cfg job`) are skipped.
-    """
-    parser = None
-    for text in arguments:
-        if text.startswith("-") or "=" not in text:
-            continue
-        parser = parser or make_parser()
-        try:
-            parser.parse_override(text)
-        except Exception as error:
-            detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            key = text.split("=", 1)[0].lstrip("+~") or text
-            raise ConfigError(f"{key}: cannot parse '{text}': {detail} — write e.g. {EXAMPLES}") from None
 
 
 def param_from_override(override: "Override") -> SearchParam:

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from crescendo.errors import ConfigError
+from crescendo.overrides import EXAMPLES
 from hydra_plugins.crescendo_sweeper._grammar import (
     MISSING,
-    EXAMPLES,
     SearchParam,
     decimal_add,
+    make_parser,
     param_from_override,
     value_text,
-    make_parser,
 )
 
 if TYPE_CHECKING:
