@@ -1,22 +1,57 @@
-"""The `cr` command: a thin @hydra.main that hands the composed config to `crescendo.task.run`."""
+"""The `cr` command: a thin @hydra.main that hands the composed config to `crescendo.train.train`,
+and turns a user's mistake into one `cr: error:` line and an exit status."""
 
 from __future__ import annotations
 
 import gc
+import shutil
 import sys
 import warnings
+from pathlib import Path
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from crescendo.errors import ConfigError, CrescendoError, NonFiniteLossError, exit_with
 from crescendo.overrides import check_override_syntax, normalize_overrides
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
-def _hydra_entry(cfg: DictConfig) -> object:
-    from crescendo.task import run  # imported late: `cr --help` must not pay for torch
+def run(cfg: DictConfig):  # -> crescendo.result.TrainResult
+    """Train once; inside a search, let errors reach the sweeper, which records them per trial."""
+    from crescendo.train import train  # imported late: `cr --help` must not pay for torch
 
-    return run(cfg)
+    in_search = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    try:
+        return train(cfg)
+    except CrescendoError as error:
+        if in_search:
+            raise
+        # a user error is found before anything is trained: leave no half-made run behind
+        _remove_bookkeeping_only_dir(Path(cfg.paths.output_dir))
+        exit_with(error)
+    except NonFiniteLossError as error:
+        if in_search:
+            raise
+        exit_with(f"{error} (result.json records the failed run; try a lower model.optimizer.lr)", code=1)
+
+
+def _remove_bookkeeping_only_dir(run_dir: Path) -> None:
+    """Remove a run dir that holds nothing but Hydra's own files (.hydra/, *.log).
+
+    Anything else in it — a user's files when hydra.run.dir points somewhere shared — keeps the
+    directory alive: only what Hydra wrote for this run is removed.
+    """
+    if not run_dir.is_dir():
+        return
+    entries = list(run_dir.iterdir())
+    if any(entry.name != ".hydra" and entry.suffix != ".log" for entry in entries):
+        return
+    for entry in entries:
+        shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    run_dir.rmdir()
 
 
 def _format_warning(message, category, filename, lineno, line=None) -> str:  # noqa: ANN001 - warnings' signature
@@ -25,8 +60,6 @@ def _format_warning(message, category, filename, lineno, line=None) -> str:  # n
 
 def main() -> None:
     """Console-script entry point."""
-    from crescendo.errors import ConfigError, exit_with
-
     warnings.formatwarning = _format_warning  # a user reads "cr: warning: …", not our source lines
     sys.argv[1:] = normalize_overrides(sys.argv[1:])
     try:  # Hydra's own parse error names neither the key nor the fix
@@ -34,7 +67,7 @@ def main() -> None:
     except ConfigError as error:
         exit_with(error)
     try:
-        _hydra_entry()
+        run()
     finally:
         # the process ends now: a heap with torch and Lightning loaded takes ~1 s to collect at exit
         gc.freeze()

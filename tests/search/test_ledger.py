@@ -13,8 +13,8 @@ from optuna.trial import TrialState
 
 from crescendo.errors import DataError
 from crescendo.result import TrainResult
-from hydra_plugins.crescendo_sweeper._jobs import Outcome, outcome_of
-from hydra_plugins.crescendo_sweeper._ledger import CHECKPOINT, METRICS, RUN_DIR, SURPLUS, Counts, Ledger
+from hydra_plugins.crescendo_sweeper._ledger import CHECKPOINT, METRICS, RUN_DIR, SURPLUS, Counts, Ledger, Outcome
+from hydra_plugins.crescendo_sweeper._worker import outcome_of
 
 SPACE = {"x": FloatDistribution(0.0, 1.0)}
 

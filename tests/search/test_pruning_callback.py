@@ -85,7 +85,7 @@ def test_several_objectives_report_nothing():
 
 
 def callback_node(storage: str, number: int) -> dict:
-    """The entry the sweeper adds to a trial's config (hydra_plugins.crescendo_sweeper._jobs)."""
+    """The entry the sweeper adds to a trial's config (hydra_plugins.crescendo_sweeper._plan)."""
     return {"_target_": "crescendo.search.pruning.OptunaPruning", "storage": storage, "study_name": "s",
             "trial_number": number, "monitor": "val/loss",
             "pruner": {"_target_": "optuna.pruners.ThresholdPruner", "upper": 10.5}}

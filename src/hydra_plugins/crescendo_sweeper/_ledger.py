@@ -22,7 +22,7 @@ import os
 import socket
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import optuna
@@ -32,8 +32,6 @@ from crescendo.search.storage import refresh
 
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
-
-    from hydra_plugins.crescendo_sweeper._jobs import Outcome
 
 # user attrs set on every trial
 RUN_DIR = "run_dir"
@@ -45,6 +43,20 @@ WORKER = "worker"  # host:pid of the process that ran the trial
 SURPLUS = "surplus"  # asked after the study was full (several workers at its end): never run, not counted
 # system attr Optuna's RetryHeartbeatStaleTrialCallback sets on a retry: the stale trials it replaces
 RETRY_HISTORY = "retry_history"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a trial ended, as the study records it."""
+
+    state: TrialState
+    values: tuple[float, ...] = ()
+    run_dir: str | None = None
+    checkpoint: str | None = None
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    error: str | None = None
+    abort: str | None = None  # the whole search must stop: every trial would fail the same way
+    exception: BaseException | None = None  # its traceback goes to failures.log
 
 
 def worker_id() -> str:

@@ -1,9 +1,14 @@
-"""`SearchPlan`: every setting of a search, checked once before any trial, then frozen.
+"""`SearchPlan`: every setting of a search, checked once before any trial, then frozen; and the
+overrides of one trial's job, the pruning callback among them.
 
 Built from the sweeper's dataclass config (`config.CrescendoSweeperConf`, the only place its
 defaults live), the composed config of the search, the command line's searched keys and Hydra's
 config loader. Every problem is a `ConfigError` naming the key and the fix, raised before the study
 is opened, any data is read or any trial runs.
+
+The run learns about its trial only through its composed config: the plan adds the pruning
+callback's entry (`callbacks.optuna_pruning`: storage URL, study name, trial number, pruner) to the
+job's overrides, so `.hydra/overrides.yaml` and config.yaml say exactly what the run reported to.
 """
 
 from __future__ import annotations
@@ -25,7 +30,6 @@ from hydra_plugins.crescendo_sweeper._factories import (
     pruner_node,
     startup_trials,
 )
-from hydra_plugins.crescendo_sweeper._jobs import pruning_override
 from hydra_plugins.crescendo_sweeper._processes import (
     can_fork,
     check_trainer_for_search,
@@ -34,6 +38,9 @@ from hydra_plugins.crescendo_sweeper._processes import (
 )
 from hydra_plugins.crescendo_sweeper._space import SearchSpace, parse_search_space
 
+#: the config entry of the trial's pruning callback (a Lightning callback in `cr`'s callbacks group)
+PRUNING_KEY = "callbacks.optuna_pruning"
+PRUNING_TARGET = "crescendo.search.pruning.OptunaPruning"
 _DIRECTIONS = {"minimize": "minimize", "min": "minimize", "maximize": "maximize", "max": "maximize"}
 _IN_PROCESS_LAUNCHERS = ("CrescendoLauncher", "BasicLauncher")
 NO_PRUNER = {"_target_": "optuna.pruners.NopPruner"}
@@ -233,3 +240,30 @@ def _optional_whole(value: Any, key: str, lowest: int, meaning: str) -> int | No
     if value is None or (isinstance(value, str) and value.strip().lower() in ("null", "none", "")):
         return None
     return _whole(value, key, lowest, meaning, nullable=True)
+
+
+def pruning_override(storage: str, study_name: str, number: int, pruner: Mapping[str, Any],
+                     monitor: str | None) -> str:
+    """`++callbacks.optuna_pruning={...}`: the run's pruning callback, naming its trial."""
+    node: dict[str, Any] = {"_target_": PRUNING_TARGET, "storage": storage, "study_name": study_name,
+                            "trial_number": number}
+    if monitor is not None:
+        node["monitor"] = monitor
+    node["pruner"] = dict(pruner)
+    return f"++{PRUNING_KEY}={_hydra_value(node)}"
+
+
+def _hydra_value(value: Any) -> str:
+    """`value` in Hydra's override grammar (strings quoted, so URLs and `${...}` pass unchanged)."""
+    if isinstance(value, Mapping):
+        return "{" + ",".join(f"{key}:{_hydra_value(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_hydra_value(item) for item in value) + "]"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    escaped = str(value).replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{escaped}'"

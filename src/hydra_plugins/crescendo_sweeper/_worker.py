@@ -2,6 +2,9 @@
 trials. Per trial it costs one sampling, one job launch (in-process with the crescendo launcher), one
 tell, one read of the study and one rewrite of the two small results files.
 
+The job returns a typed `crescendo.result.TrainResult`; `outcome_of` says what it means for the study
+(a pruned run is a result with status "pruned", not an exception).
+
 Ctrl-C and SIGTERM never cut an ask or a tell in half (`_signals.deferred_signals`); a trial they stop
 is recorded as interrupted and does not count, so running the same command again finishes the study.
 """
@@ -10,15 +13,21 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import sys
-from typing import Any, Iterator
+import time
+from typing import Any, Iterator, Sequence
 
 import optuna
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.errors import HydraException
+from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
+from crescendo.errors import DataError
+from crescendo.result import TrainResult
 from hydra_plugins.crescendo_sweeper._console import trial_line
-from hydra_plugins.crescendo_sweeper._jobs import Outcome, launch, outcome_of
-from hydra_plugins.crescendo_sweeper._ledger import ERROR, Counts, Ledger
+from hydra_plugins.crescendo_sweeper._ledger import ERROR, Counts, Ledger, Outcome
 from hydra_plugins.crescendo_sweeper._plan import SearchPlan
 from hydra_plugins.crescendo_sweeper._processes import file_lock
 from hydra_plugins.crescendo_sweeper._results import ResultsWriter, best_trial
@@ -123,3 +132,72 @@ def _quiet_launcher() -> Iterator[None]:
         yield
     finally:
         logger.removeFilter(drop)
+
+
+def launch(launcher: Any, overrides: Sequence[str], number: int) -> tuple[JobReturn, float]:
+    """Run the job of trial `number` (Hydra job number = trial number); returns it and its seconds."""
+    started = time.perf_counter()
+    try:
+        job = launcher.launch([list(overrides)], initial_job_idx=number)[0]
+    except HydraException as error:  # these values do not compose
+        job = JobReturn(status=JobStatus.FAILED, _return_value=error)
+    return job, time.perf_counter() - started
+
+
+def outcome_of(job: JobReturn, objectives: Sequence[str] | None) -> Outcome:
+    """What the job's return means: complete with its values, pruned, or failed (and why)."""
+    run_dir = _run_dir(job)
+    if job.status != JobStatus.COMPLETED:
+        error = getattr(job, "_return_value", None)  # JobReturn.return_value re-raises it
+        if isinstance(error, optuna.TrialPruned):  # a task that raises it, as Optuna's examples do
+            return Outcome(TrialState.PRUNED, run_dir=run_dir)
+        return Outcome(TrialState.FAIL, run_dir=run_dir, error=_error_text(error), exception=error,
+                       abort=str(error) if isinstance(error, DataError) else None)
+
+    result = job.return_value
+    if not isinstance(result, TrainResult):
+        return Outcome(TrialState.FAIL, run_dir=run_dir,
+                       error=f"the task returned {type(result).__name__}, not a crescendo.result.TrainResult")
+    run_dir = str(result.run_dir) if result.run_dir else run_dir
+    common = {"run_dir": run_dir, "checkpoint": result.best_checkpoint,
+              "metrics": {str(k): _float_or_none(v) for k, v in result.metrics.items()}}
+    if result.status == "pruned":
+        return Outcome(TrialState.PRUNED, **common)
+    if result.status != "complete":
+        return Outcome(TrialState.FAIL, error=result.error or f"the run ended with status '{result.status}'", **common)
+    if objectives:
+        missing = [name for name in objectives if name not in result.metrics]
+        if missing:
+            message = (f"hydra.sweeper.objectives: {', '.join(missing)} not among the run's metrics "
+                       f"({', '.join(map(str, result.metrics)) or 'none'})")
+            return Outcome(TrialState.FAIL, error=message, abort=message, **common)
+        values = [_float_or_none(result.metrics[name]) for name in objectives]
+    else:
+        values = [_float_or_none(result.objective)]
+    bad = [v for v in values if v is None or not math.isfinite(v)]
+    if bad:
+        return Outcome(TrialState.FAIL, error=f"objective is {bad[0]}", **common)
+    return Outcome(TrialState.COMPLETE, values=tuple(float(v) for v in values), **common)  # type: ignore[arg-type]
+
+
+def _run_dir(job: JobReturn) -> str | None:
+    hydra_cfg = getattr(job, "hydra_cfg", None)
+    if hydra_cfg is not None:
+        output_dir = OmegaConf.select(hydra_cfg, "hydra.runtime.output_dir", default=None)
+        if output_dir:
+            return str(output_dir)
+    return getattr(job, "working_dir", None)
+
+
+def _error_text(error: Any) -> str:
+    if isinstance(error, BaseException):
+        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        return f"{type(error).__name__}: {message}" if message else type(error).__name__
+    return "the job failed"
+
+
+def _float_or_none(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None

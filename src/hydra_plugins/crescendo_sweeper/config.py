@@ -58,7 +58,7 @@ class CrescendoSweeperConf:
     max_retry: Optional[int] = 2
     # modules imported once before the first trial (and before workers are forked), so that no trial's
     # seconds include them
-    preload: List[str] = field(default_factory=lambda: ["crescendo.train"])
+    preload: List[str] = field(default_factory=lambda: ["crescendo.train", "sklearn.preprocessing"])
     # search space as override strings, e.g. {model.optimizer.lr: "tag(log, interval(1e-4, 1e-2))"};
     # the command line wins for the same key
     params: Dict[str, Any] = field(default_factory=dict)
