@@ -169,30 +169,33 @@ def test_auto_without_a_cpu_trainer_runs_in_this_process(tmp_path, capsys):
     assert {t.user_attrs["worker"].rsplit(":", 1)[1] for t in trials} == {str(os.getpid())}
 
 
-def test_parallel_start_up_trials_repeat_exactly_and_are_never_pruned(tmp_path, capsys, monkeypatch):
-    """The sampler's random start-up trials run in 2 forked workers, then the search goes on here; a
-    seeded search repeats exactly (same trials, same states, same values). Start-up trial 1 reports
-    a bad curve but is not pruned (which start-up trial ends first depends on timing); trial 5 is."""
+@pytest.mark.parametrize("pruner, n_parallel", [("none", 4), ("median", 3)])
+def test_parallel_start_up_is_the_serial_search_trial_for_trial(tmp_path, capsys, monkeypatch, pruner, n_parallel):
+    """The first trials — random draws of the sampler's start-up that the pruner cannot stop (none: all
+    4; median: its 3 start-up trials) — run in 2 forked workers, then the search goes on here. Trial
+    for trial (parameters, states, values) it is the serial search with the same seed."""
     from hydra_plugins.crescendo_sweeper import _plan
 
     monkeypatch.setattr(_plan, "cores", lambda: 2)
-    args = [*BASE, "+trainer.accelerator=cpu", "hydra.sweeper.n_trials=7", "seed=5", "bad_on=[1,5]",
-            "+hydra.sweeper.sampler_kwargs.n_startup_trials=4", "+hydra.sweeper.pruner_kwargs.n_startup_trials=1",
-            "+hydra.sweeper.pruner_kwargs.n_warmup_steps=0"]
-    first = run_search(args, tmp_path / "a")
-    second = run_search(args, tmp_path / "b")
+    args = [*BASE, "+trainer.accelerator=cpu", "hydra.sweeper.n_trials=8", "seed=5", "bad_on=[5,6]",
+            f"hydra.sweeper.pruner={pruner}", "+hydra.sweeper.sampler_kwargs.n_startup_trials=4"]
+    if pruner == "median":
+        args += ["+hydra.sweeper.pruner_kwargs.n_startup_trials=3", "+hydra.sweeper.pruner_kwargs.n_warmup_steps=0"]
+    parallel = run_search(args, tmp_path / "parallel")
+    out = capsys.readouterr().out
+    serial = run_search([*args, "hydra.sweeper.parallel_startup=false"], tmp_path / "serial")
 
     def record(study):
-        return [(t.number, t.params, t.state, t.value) for t in study.trials]
+        return [(t.number, t.params, t.state, t.value, t.intermediate_values) for t in study.trials]
 
-    assert record(first) == record(second)
-    states = [t.state for t in first.trials]
-    assert states[:4] == [TrialState.COMPLETE] * 4 and states[5] == TrialState.PRUNED
-    workers = [t.user_attrs["worker"].rsplit(":", 1)[1] for t in first.trials]
-    assert len(set(workers[:4])) == 2 and str(os.getpid()) not in workers[:4]
-    assert set(workers[4:]) == {str(os.getpid())}
-    assert "4 random start-up trials run 2 at a time" in capsys.readouterr().out
-    check_exactly(first.trials, 7, run_dir_file=None)
+    assert record(parallel) == record(serial)
+    if pruner == "median":
+        assert {parallel.trials[5].state, parallel.trials[6].state} == {TrialState.PRUNED}
+    workers = [t.user_attrs["worker"].rsplit(":", 1)[1] for t in parallel.trials]
+    assert len(set(workers[:n_parallel])) == 2 and str(os.getpid()) not in workers[:n_parallel]
+    assert set(workers[n_parallel:]) == {str(os.getpid())}
+    assert f"the first {n_parallel} trials (random draws the pruner cannot stop) run 2 at a time" in out
+    check_exactly(parallel.trials, 8, run_dir_file=None)
 
 
 def test_a_killed_start_up_worker_leaves_queued_trials_that_a_rerun_finishes(tmp_path, monkeypatch):

@@ -34,8 +34,8 @@ def print_startup(seconds: float, queued: int, workers: int) -> None:
     if seconds >= 0.01:
         print(f"  start-up: {seconds:.2f}s (imports)", flush=True)
     if queued:
-        print(f"  the sampler's {queued} random start-up trials run {workers} at a time (never pruned: which "
-              f"finishes first depends on timing); then one at a time", flush=True)
+        print(f"  the first {queued} trials (random draws the pruner cannot stop) run {workers} at a time; "
+              "then one at a time", flush=True)
 
 
 def print_summary(trials: Sequence["FrozenTrial"], writer: ResultsWriter, plan: "SearchPlan") -> None:

@@ -79,8 +79,9 @@ _STARTUP_SAMPLERS = {"tpe": "TPESampler", "gp": "GPSampler"}
 
 
 def startup_trials(name: str, kwargs: Mapping[str, Any] | None = None) -> int:
-    """How many of a study's first trials the sampler draws independently (its `n_startup_trials`,
-    Optuna's default unless given); 0 for samplers whose every trial may depend on the others'."""
+    """How many of a study's first trials the sampler draws at random, independently of every other
+    trial (its `n_startup_trials`, Optuna's default unless given); 0 for samplers whose every trial
+    may depend on the others'."""
     import optuna
 
     key = str(name).lower()
@@ -147,3 +148,15 @@ def _grid_sampler_class() -> type:
             return None
 
     return QuietGridSampler
+
+
+def unprunable_trials(name: str, kwargs: Mapping[str, Any] | None = None) -> int | None:
+    """How many of a study's first trials the pruner can never stop, whatever their order: a median or
+    percentile pruner judges only once `n_startup_trials` trials are complete; None = every trial (no
+    pruner); 0 for pruners whose rungs depend on the order trials reach them (hyperband, halving)."""
+    key = str(name).lower()
+    if key == "none":
+        return None
+    if key in ("median", "percentile"):
+        return int({**PRUNER_DEFAULTS[key], **dict(kwargs or {})}.get("n_startup_trials", 5))
+    return 0

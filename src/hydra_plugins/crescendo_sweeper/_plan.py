@@ -29,6 +29,7 @@ from hydra_plugins.crescendo_sweeper._factories import (
     make_sampler,
     pruner_node,
     startup_trials,
+    unprunable_trials,
 )
 from hydra_plugins.crescendo_sweeper._processes import (
     can_fork,
@@ -43,7 +44,6 @@ PRUNING_KEY = "callbacks.optuna_pruning"
 PRUNING_TARGET = "crescendo.search.pruning.OptunaPruning"
 _DIRECTIONS = {"minimize": "minimize", "min": "minimize", "maximize": "maximize", "max": "maximize"}
 _IN_PROCESS_LAUNCHERS = ("CrescendoLauncher", "BasicLauncher")
-NO_PRUNER = {"_target_": "optuna.pruners.NopPruner"}
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class SearchPlan:
     max_failure_rate: float
     n_jobs: int
     in_process: bool
-    startup_trials: int  # the sampler's independent first trials (0: none)
+    startup_trials: int  # first trials that may run at once and end as in a serial search (0: none)
     startup_workers: int  # processes that run them at once (1: one after the other)
     heartbeat_interval: int | None
     grace_period: int | None
@@ -87,13 +87,12 @@ class SearchPlan:
     def make_pruner(self) -> Any:
         return make_pruner(self.pruner, {k: v for k, v in self.pruner_node.items() if k != "_target_"})
 
-    def overrides_for(self, number: int, params: Mapping[str, Any], *, prune: bool = True) -> list[str]:
+    def overrides_for(self, number: int, params: Mapping[str, Any]) -> list[str]:
         """The job's overrides: the fixed ones, one per searched key, and (with a single objective)
-        the pruning callback naming trial `number`; `prune=False` gives it a pruner that never prunes."""
+        the pruning callback naming trial `number`."""
         overrides = self.space.overrides(params)
         if len(self.directions) == 1:
-            pruner = self.pruner_node if prune else NO_PRUNER
-            overrides.append(pruning_override(self.storage_url, self.study_name, number, pruner, self.monitor))
+            overrides.append(pruning_override(self.storage_url, self.study_name, number, self.pruner_node, self.monitor))
         return overrides
 
     # ------------------------------------------------------------------ building and checking
@@ -147,7 +146,10 @@ class SearchPlan:
         n_objectives = len(directions)
         make_sampler(sampler, seed, sampler_kwargs, grid=space.grid() if sampler == "grid" else None,
                      n_objectives=n_objectives)  # wrong sampler_kwargs fail here, before the study exists
-        k = min(startup_trials(sampler, sampler_kwargs), n_trials)
+        # trials that can run at once and still end exactly as in a serial search: random draws of the
+        # sampler's start-up that the pruner cannot act on
+        unprunable = None if len(directions) > 1 else unprunable_trials(pruner, _plain(conf.pruner_kwargs) or {})
+        k = min(startup_trials(sampler, sampler_kwargs), n_trials, n_trials if unprunable is None else unprunable)
         accelerator = str(OmegaConf.select(cfg, "trainer.accelerator", default="") or "").lower()
         parallel = (bool(conf.parallel_startup) and conf.storage is None and n_jobs == 1 and in_process
                     and accelerator == "cpu" and can_fork())

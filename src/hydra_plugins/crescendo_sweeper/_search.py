@@ -1,12 +1,14 @@
 """One search from start to end: open (or resume) the study, load the trials' imports once, run the
-sampler's random start-up trials in parallel where cores allow, run the rest (here, or in `n_jobs`
-forked workers), and leave the results files and the summary.
+first trials in parallel where that changes nothing, run the rest (here, or in `n_jobs` forked
+workers), and leave the results files and the summary.
 
 Parallel start-up: a sampler's first `n_startup_trials` (TPE, GP) are random draws that do not depend
-on one another. Their parameters are drawn here, in order, by the seeded sampler and queued in the
-study (WAITING); forked workers, one per core, run them. They are never pruned — which of them finishes
-first depends on timing, and a seeded search must repeat exactly. The search then continues one trial
-at a time in this process, with the same sampler.
+on one another, and a median pruner judges nobody before `n_startup_trials` of its own are complete.
+The trials both allow are drawn here, in order, by the study's own sampler (its public
+`sample_independent`, exactly the draws a serial search makes, so the sampler continues where a
+serial search would) and queued in the study; forked workers, one per core, run them. Their states
+and values are those of a serial search, so the whole search is the serial one, trial for trial
+(tested), only sooner. The rest runs one trial at a time in this process.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def run_search(plan: SearchPlan, launcher: Any, config: DictConfig) -> optuna.St
     print_header(plan, counts, OmegaConf.select(config, "monitor", default=None), n_workers,
                  max(1, cores() // n_workers))
     startup_seconds = preload_modules(plan.preload) if plan.in_process else 0.0
-    queued = _queue_startup_trials(ledger, plan, counts, seed_offset)
+    queued = _queue_startup_trials(ledger, plan, counts)
     print_startup(startup_seconds, queued, min(plan.startup_workers, queued))
     code = 0
     try:
@@ -123,23 +125,20 @@ def _check_same_space(existing: list[Any], plan: SearchPlan) -> None:
             return
 
 
-def _queue_startup_trials(ledger: Ledger, plan: SearchPlan, counts: Counts, seed_offset: int) -> int:
-    """Draw the start-up trials this study still lacks with the seeded sampler and queue them; returns
-    how many queued trials wait for workers (0: run everything here). The study's sampler then
-    continues from the seed past those draws, so it never repeats them."""
-    if plan.startup_trials < 2 or plan.startup_workers < 2:
-        return 0
-    missing = plan.startup_trials - counts.holding
+def _queue_startup_trials(ledger: Ledger, plan: SearchPlan, counts: Counts) -> int:
+    """Draw the start-up trials this study still lacks and queue them; returns how many queued trials
+    wait for workers (0: run everything here)."""
+    if plan.startup_trials < 2 or plan.startup_workers < 2 or counts.finished + counts.running:
+        return 0  # a resumed study with finished trials continues as a serial one would
+    missing = plan.startup_trials - counts.waiting
     if missing > 0:
-        # an in-memory study of its own: the sampler's draws, without touching the real study
-        draws = optuna.create_study(sampler=plan.make_sampler(seed_offset), directions=list(plan.directions))
-        params = []
-        for _ in range(missing):
-            trial = draws.ask(plan.space.distributions)
-            params.append(trial.params)
-            draws.tell(trial, state=optuna.trial.TrialState.FAIL)  # FAIL: the sampler stays in its start-up
+        study = ledger.study
+        placeholder = optuna.trial.create_trial(state=optuna.trial.TrialState.RUNNING)
+        # what study.ask() does for each of the next trials of a serial search: one independent draw
+        # per searched key, in order, while the sampler is in its random start-up
+        params = [{name: study.sampler.sample_independent(study, placeholder, name, distribution)
+                   for name, distribution in plan.space.distributions.items()} for _ in range(missing)]
         ledger.enqueue(params)
-        ledger.study.sampler = plan.make_sampler(seed_offset + missing)
     return ledger.counts().waiting
 
 
@@ -159,8 +158,7 @@ def _in_workers(ledger: Ledger, plan: SearchPlan, launcher: Any, writer: Results
             study = optuna.load_study(study_name=plan.study_name, storage=plan.storage(),
                                       sampler=plan.make_sampler(seed_offset + index), pruner=plan.make_pruner())
             share_storage(plan.storage_url, study._storage)
-            run_trials(Ledger(study, plan.n_trials), plan, launcher, writer, queued_only=queued_only,
-                       prune=not queued_only)
+            run_trials(Ledger(study, plan.n_trials), plan, launcher, writer, queued_only=queued_only)
         except (SearchStopped, KeyboardInterrupt):
             return INTERRUPTED_CODE
         except SearchAborted as aborted:

@@ -55,10 +55,9 @@ def write_results(ledger: Ledger, writer: ResultsWriter) -> list[Any]:
 
 
 def run_trials(ledger: Ledger, plan: SearchPlan, launcher: Any, writer: ResultsWriter, *,
-               queued_only: bool = False, prune: bool = True) -> int:
+               queued_only: bool = False) -> int:
     """Run trials until the study is full; returns how many this worker ran. `queued_only`: only the
-    trials queued for workers (the parallel start-up), none asked anew; `prune=False`: never pruned.
-    Raises SearchAborted, SearchStopped."""
+    trials queued for workers (the parallel start-up), none asked anew. Raises SearchAborted, SearchStopped."""
     n_run = 0
     with _quiet_launcher(), stop_on_signals():
         while True:
@@ -72,7 +71,7 @@ def run_trials(ledger: Ledger, plan: SearchPlan, launcher: Any, writer: ResultsW
             if asked is None:
                 return n_run
             trial, beat = asked
-            outcome, seconds = _run_job(ledger, plan, launcher, writer, trial, beat, prune)
+            outcome, seconds = _run_job(ledger, plan, launcher, writer, trial, beat)
             with deferred_signals():
                 try:
                     ledger.tell(trial, outcome)
@@ -98,9 +97,9 @@ def run_trials(ledger: Ledger, plan: SearchPlan, launcher: Any, writer: ResultsW
 
 
 def _run_job(ledger: Ledger, plan: SearchPlan, launcher: Any, writer: ResultsWriter, trial: optuna.Trial,
-             beat: Any, prune: bool) -> tuple[Outcome, float]:
+             beat: Any) -> tuple[Outcome, float]:
     """Launch the trial's job; a Ctrl-C, SIGTERM or exit inside it is recorded before it propagates."""
-    overrides = plan.overrides_for(trial.number, trial.params, prune=prune)
+    overrides = plan.overrides_for(trial.number, trial.params)
     try:
         job, seconds = launch(launcher, overrides, trial.number)
     except BaseException as error:
