@@ -59,6 +59,72 @@ def test_fast_composition_matches_hydra(hydra_master, job):
     assert OmegaConf.to_container(fast) == OmegaConf.to_container(slow)
 
 
+def test_the_lean_job_runner_matches_hydras_run_job(hydra_master, tmp_path):
+    """`launcher._run_job` (one copy of the hydra node) leaves what Hydra's `run_job` leaves: the same
+    .hydra files, the same config and HydraConfig inside the task, the same JobReturn."""
+    import os
+    import shutil
+
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.core.utils import setup_globals
+    from omegaconf import open_dict
+
+    from hydra_plugins.crescendo_sweeper import launcher as fast
+
+    hydra_, master, context = hydra_master
+    fixed = [o for o in master.hydra.overrides.task if "interval" not in o and "choice" not in o]
+    overrides = [*fixed, "model.optimizer.lr=0.005", "data.batch_size=32", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+                 "++callbacks.optuna_pruning={_target_:'crescendo.search.pruning.OptunaPruning',trial_number:3}"]
+    seen = []
+
+    def task(cfg):
+        seen.append((OmegaConf.to_container(cfg), OmegaConf.to_container(HydraConfig.get()), OmegaConf.is_struct(cfg),
+                     OmegaConf.is_readonly(cfg), os.getcwd()))
+        return "done"
+
+    setup_globals()
+    before = HydraConfig.instance().cfg
+    returns, files = [], []
+    for runner in (fast._run_job, fast._hydra_run_job):
+        launcher = fast.CrescendoLauncher()
+        launcher.setup(hydra_context=context, task_function=task, config=master)
+        job = launcher.compose(overrides)
+        with open_dict(job):
+            job.hydra.job.id = job.hydra.job.num = 3
+        assert fast._mirrored(job)
+        returns.append(runner(context, task, job))
+        hydra_dir = tmp_path / "sweep" / "3" / ".hydra"
+        files.append({path.name: path.read_bytes() for path in sorted(hydra_dir.iterdir())})
+        shutil.rmtree(tmp_path / "sweep")
+        assert HydraConfig.instance().cfg is before  # restored after the job
+    lean, hydra_run = returns
+    assert files[0] == files[1] and set(files[0]) == {"config.yaml", "hydra.yaml", "overrides.yaml"}
+    assert seen[0] == seen[1]
+    for ret in returns:
+        assert (ret.status.name, ret.return_value) == ("COMPLETED", "done")
+    assert OmegaConf.to_container(lean.cfg) == OmegaConf.to_container(hydra_run.cfg)
+    assert OmegaConf.to_container(lean.hydra_cfg) == OmegaConf.to_container(hydra_run.hydra_cfg)
+    assert (lean.overrides, lean.working_dir, lean.task_name) == (hydra_run.overrides, hydra_run.working_dir,
+                                                                 hydra_run.task_name)
+
+
+def test_jobs_the_lean_runner_does_not_mirror_go_through_run_job(hydra_master):
+    from omegaconf import open_dict
+
+    from hydra_plugins.crescendo_sweeper import launcher as fast
+
+    _, master, _ = hydra_master
+    job = OmegaConf.create(OmegaConf.to_container(master))
+    assert fast._mirrored(job)
+    with open_dict(job):
+        job.hydra.sweep.subdir = "${hydra:job.override_dirname}"
+    assert not fast._mirrored(job)
+    with open_dict(job):
+        job.hydra.sweep.subdir = "${hydra.job.num}"
+        job.hydra.job.chdir = True
+    assert not fast._mirrored(job)
+
+
 SEED_SEARCH = [
     "model=mlp",
     "data=regression",

@@ -129,6 +129,10 @@ class Counts:
         return c
 
 
+def _surplus(trials: Sequence["FrozenTrial"]) -> int:
+    return sum(1 for t in trials if t.user_attrs.get(SURPLUS) and not t.user_attrs.get(INTERRUPTED))
+
+
 def is_surplus(number: int, trials: Sequence["FrozenTrial"], n_trials: int) -> bool:
     """Trial `number` is surplus when n_trials trials numbered below it hold a place."""
     retried = retried_numbers(trials)
@@ -175,14 +179,19 @@ class Ledger:
         *,
         queued_only: bool = False,
         stop_requested: Callable[[], bool] = lambda: False,
+        trials: Sequence["FrozenTrial"] | None = None,
     ) -> tuple[optuna.Trial, Any] | None:
         """The next trial that has a place among n_trials, with its heartbeat running; None once the
         study holds n_trials finished trials (or, `queued_only`, once no queued trial is left).
-        Waits while other workers run the last trials: a dead worker's trial is retried here."""
+        Waits while other workers run the last trials: a dead worker's trial is retried here.
+
+        `trials`: the study as this worker read it just now (after its last tell); with no trial
+        running elsewhere nothing can have gone stale since, and that read is used as is."""
         pause, waited_since, noted = 0.05, None, False
         while True:
-            self.fail_stale_trials()
-            trials = self.trials()
+            if trials is None or any(t.state == TrialState.RUNNING for t in trials):
+                self.fail_stale_trials()
+                trials = self.trials()
             counts = Counts.of(trials)
             if counts.finished >= self.n_trials or stop_requested() or (queued_only and not counts.waiting):
                 return None
@@ -193,10 +202,12 @@ class Ledger:
                     noted = True
                 time.sleep(pause)
                 pause = min(1.0, pause * 2)
+                trials = None
                 continue
-            asked = self.ask(distributions)
+            asked = self.ask(distributions, not_counted_below=counts.interrupted + counts.retried + _surplus(trials))
             if asked is not None:
                 return asked
+            trials = None
 
     def _note_waiting(self, trials: Sequence["FrozenTrial"]) -> None:
         from optuna.storages._heartbeat import is_heartbeat_enabled
@@ -207,8 +218,12 @@ class Ledger:
         print(f"  waiting for trial(s) {running} running elsewhere (a trial whose heartbeat stops is retried here)",
               flush=True)
 
-    def ask(self, distributions: dict[str, Any]) -> tuple[optuna.Trial, Any] | None:
-        """A trial with its heartbeat running, or None when it turned out surplus (given up: ask again)."""
+    def ask(self, distributions: dict[str, Any], not_counted_below: int = 0) -> tuple[optuna.Trial, Any] | None:
+        """A trial with its heartbeat running, or None when it turned out surplus (given up: ask again).
+
+        `not_counted_below`: trials known not to count (they only become more): trial numbers are
+        dense, so while `number - not_counted_below < n_trials` fewer than n_trials trials below it can
+        hold a place, and the study need not be read again to know it is not surplus."""
         from optuna.storages._heartbeat import get_heartbeat_thread
 
         trial = self.study.ask(distributions)
@@ -216,7 +231,8 @@ class Ledger:
         beat.start()
         try:
             trial.set_user_attr(WORKER, self.worker)
-            if not is_surplus(trial.number, self.trials(), self.n_trials):
+            if trial.number - not_counted_below < self.n_trials or not is_surplus(trial.number, self.trials(),
+                                                                                 self.n_trials):
                 return trial, beat
             trial.set_user_attr(SURPLUS, True)
         except BaseException:  # stopped between ask and launch: the trial never ran

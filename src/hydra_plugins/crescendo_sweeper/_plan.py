@@ -92,7 +92,7 @@ class SearchPlan:
         the pruning callback naming trial `number`."""
         overrides = self.space.overrides(params)
         if len(self.directions) == 1:
-            overrides.append(pruning_override(self.storage_url, self.study_name, number, self.pruner_node, self.monitor))
+            overrides += pruning_override(self.storage_url, self.study_name, number, self.pruner_node, self.monitor)
         return overrides
 
     # ------------------------------------------------------------------ building and checking
@@ -245,14 +245,14 @@ def _optional_whole(value: Any, key: str, lowest: int, meaning: str) -> int | No
 
 
 def pruning_override(storage: str, study_name: str, number: int, pruner: Mapping[str, Any],
-                     monitor: str | None) -> str:
-    """`++callbacks.optuna_pruning={...}`: the run's pruning callback, naming its trial."""
-    node: dict[str, Any] = {"_target_": PRUNING_TARGET, "storage": storage, "study_name": study_name,
-                            "trial_number": number}
+                     monitor: str | None) -> list[str]:
+    """The run's pruning callback, naming its trial: `++callbacks.optuna_pruning={...}` (the same text
+    for every trial, so the launcher parses it once) and `++callbacks.optuna_pruning.trial_number=N`."""
+    node: dict[str, Any] = {"_target_": PRUNING_TARGET, "storage": storage, "study_name": study_name}
     if monitor is not None:
         node["monitor"] = monitor
     node["pruner"] = dict(pruner)
-    return f"++{PRUNING_KEY}={_hydra_value(node)}"
+    return [f"++{PRUNING_KEY}={_hydra_value(node)}", f"++{PRUNING_KEY}.trial_number={int(number)}"]
 
 
 def _hydra_value(value: Any) -> str:

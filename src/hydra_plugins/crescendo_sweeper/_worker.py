@@ -59,12 +59,13 @@ def run_trials(ledger: Ledger, plan: SearchPlan, launcher: Any, writer: ResultsW
     """Run trials until the study is full; returns how many this worker ran. `queued_only`: only the
     trials queued for workers (the parallel start-up), none asked anew. Raises SearchAborted, SearchStopped."""
     n_run = 0
+    trials = None  # the study as read after the last tell
     with _quiet_launcher(), stop_on_signals():
         while True:
             lock = file_lock(plan.sweep_dir / ASK_LOCK) if queued_only else contextlib.nullcontext()
             with lock, deferred_signals():  # a signal here waits until the study is consistent
                 asked = ledger.next_trial(plan.space.distributions, queued_only=queued_only,
-                                          stop_requested=stop_requested)
+                                          stop_requested=stop_requested, trials=None if queued_only else trials)
                 if asked is not None and stop_requested():
                     ledger.record_interrupted(*asked)
                     asked = None
@@ -78,6 +79,7 @@ def run_trials(ledger: Ledger, plan: SearchPlan, launcher: Any, writer: ResultsW
                 except optuna.exceptions.UpdateFinishedTrialError:
                     print(f"cr: warning: trial #{trial.number} was failed by another worker while it ran (no heartbeat "
                           "for longer than the grace period); its retry counts instead", file=sys.stderr, flush=True)
+                    trials = None
                     continue
                 n_run += 1
                 trials = write_results(ledger, writer)
