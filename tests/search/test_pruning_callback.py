@@ -119,3 +119,14 @@ def test_the_last_epoch_is_reported_but_not_pruned():
     trial = study.ask()
     fit(OptunaPruning(trial=trial, monitor="val/loss"), epochs=3)  # epoch 2 reports 12.0 > 11.5, but it is the last
     assert study._storage.get_trial(trial._trial_id).intermediate_values == {0: 10.0, 1: 11.0, 2: 12.0}
+
+
+def test_per_epoch_reports_to_sqlite_do_not_sync_the_disk(tmp_path):
+    """Each report is one small transaction; in WAL mode with synchronous=NORMAL it does not fsync."""
+    from crescendo.search.storage import open_storage
+
+    storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}")
+    optuna.create_study(storage=storage, study_name="s")
+    with storage._backend.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
