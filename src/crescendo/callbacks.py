@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 import time
 from typing import Any
-from weakref import proxy
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback
+
+from crescendo._lightning_private import CheckpointFileHooks, dump_checkpoint
 
 
 class BestEpochMetrics(Callback):
@@ -55,7 +56,7 @@ class BestEpochMetrics(Callback):
         self._judge_completed_epoch(trainer)
 
 
-class BufferedModelCheckpoint(ModelCheckpoint):
+class BufferedModelCheckpoint(CheckpointFileHooks):
     """ModelCheckpoint that holds small checkpoints in memory and writes them when it matters.
 
     A small model improves almost every epoch, and serialising each new best (and each epoch's
@@ -74,30 +75,25 @@ class BufferedModelCheckpoint(ModelCheckpoint):
         self._pending: dict[str, dict[str, Any]] = {}
         self._last_write = time.monotonic()
 
-    def _save_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
-        checkpoint = trainer._checkpoint_connector.dump_checkpoint(self.save_weights_only)
+    def write_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
+        checkpoint = dump_checkpoint(trainer, self.save_weights_only)
         if _tensor_bytes(checkpoint) > self.buffer_max_bytes:
             trainer.strategy.save_checkpoint(checkpoint, filepath)
-            trainer.strategy.barrier("BufferedModelCheckpoint._save_checkpoint")
+            trainer.strategy.barrier("BufferedModelCheckpoint.write_checkpoint")
         else:
             self._pending[filepath] = _snapshot(checkpoint)  # training goes on mutating the live tensors
-        self._last_global_step_saved = trainer.global_step
-        self._last_checkpoint_saved = filepath
         if time.monotonic() - self._last_write >= self.write_every_seconds:
             self.write_pending(trainer)
-        if trainer.is_global_zero:
-            for logger in trainer.loggers:
-                logger.after_save_checkpoint(proxy(self))
+
+    def delete_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
+        self._pending.pop(filepath, None)
+        super().delete_checkpoint(trainer, filepath)
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any, **kwargs: Any) -> None:
         # ModelCheckpoint checks its step and time triggers after every batch; without either
         # configured (our default) there is nothing to check, and this runs hundreds of times an epoch
-        if self._every_n_train_steps >= 1 or self._train_time_interval is not None:
+        if self.saves_on_train_steps:
             super().on_train_batch_end(trainer, pl_module, *args, **kwargs)
-
-    def _remove_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
-        self._pending.pop(filepath, None)
-        super()._remove_checkpoint(trainer, filepath)
 
     def write_pending(self, trainer: pl.Trainer) -> None:
         """Write every buffered checkpoint to its file."""
@@ -107,10 +103,12 @@ class BufferedModelCheckpoint(ModelCheckpoint):
         self._last_write = time.monotonic()
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_train_end(trainer, pl_module)
         self.write_pending(trainer)
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         # a pruned, diverged or interrupted run keeps the checkpoints it had earned
+        super().on_exception(trainer, pl_module, exception)  # saves one more only with save_on_exception=True
         self.write_pending(trainer)
 
 

@@ -26,7 +26,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint, ProgressBar
 from omegaconf import DictConfig
 from optuna import TrialPruned
 
-from crescendo.batch_blocks import apply_batches_per_call, check_batches_per_call, resolve_batches_per_call
+from crescendo.batch_blocks import decide_batches_per_call
 from crescendo.callbacks import BestEpochMetrics
 from crescendo.errors import ConfigError, CrescendoError, NonFiniteLossError
 from crescendo.run_dir import save_resolved_config, save_result
@@ -75,11 +75,13 @@ def train(cfg: DictConfig) -> TrainResult:
     run_dir = Path(cfg.paths.output_dir)
     quiet = bool(cfg.get("quiet", False))
     _quiet_lightning(quiet)
-    check_batches_per_call(cfg.get("batches_per_call", "auto"))  # before any data is read
+    # decided from the config before any data is read or object built, and passed to both constructors
+    batches_per_call = decide_batches_per_call(cfg)
+    blocks = {"batches_per_call": batches_per_call} if batches_per_call > 1 else {}
     if cfg.get("seed") is not None:
         pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
 
-    datamodule = instantiate(cfg.data, _convert_="all")
+    datamodule = instantiate(cfg.data, _convert_="all", **blocks)
     datamodule.setup("fit")  # every data check happens here, before any model exists
     monitor = _effective_monitor(cfg, datamodule)
     mode = str(cfg.get("mode", "min"))
@@ -91,6 +93,7 @@ def train(cfg: DictConfig) -> TrainResult:
         input_dims=datamodule.input_dims,
         output_dims=datamodule.output_dims,
         monitor=monitor,
+        **blocks,
     )
     best_epoch = BestEpochMetrics(monitor, mode)
     _set_cpu_threads(cfg.get("cpu_threads", "auto"), model, datamodule)
@@ -99,9 +102,7 @@ def train(cfg: DictConfig) -> TrainResult:
     trainer_kwargs: dict[str, Any] = {"callbacks": callbacks, "logger": loggers or False}
     if quiet:
         trainer_kwargs.update(enable_progress_bar=False, enable_model_summary=False)
-    batches_per_call = resolve_batches_per_call(cfg.get("batches_per_call", "auto"), cfg.trainer, model, datamodule)
     trainer: pl.Trainer = instantiate(cfg.trainer, **trainer_kwargs)
-    apply_batches_per_call(batches_per_call, model, datamodule)
 
     run_dir.mkdir(parents=True, exist_ok=True)
     save_resolved_config(cfg, run_dir)

@@ -18,6 +18,7 @@ import lightning as L
 import numpy as np
 import torch
 
+from crescendo.batch_blocks import block_size
 from crescendo.data.builtin import load_builtin
 from crescendo.data.loaders import BlockedBatches, MemberBatches, TensorBatches
 from crescendo.data.loading import Split, check_splits, load_array_dir
@@ -60,6 +61,10 @@ class ArrayRegressionDataModule(L.LightningDataModule):
             the packaged config sets it from `model.n_members`), or None. It matters only with
             `ensemble_split` enabled: training batches are then `MemberBatches` — x (K, b, features),
             y (K, b, targets), member k's rows drawn from its own split.
+        batches_per_call: batches per Lightning step call; above 1 every loader yields `StepBlock`s of
+            that many batches (the same batches in the same order). `train()` passes the same value to the
+            model (see `crescendo.batch_blocks`). A loop setting, not a data setting: it is not saved
+            with the hyperparameters.
 
     Training batches are reshuffled every epoch with torch's global RNG (`seed_everything` repeats
     them) and a final batch of exactly one row is dropped (BatchNorm cannot train on it). Validation
@@ -80,6 +85,7 @@ class ArrayRegressionDataModule(L.LightningDataModule):
         ensemble_split: dict | None = None,
         num_workers: int = 0,
         n_members: int | None = None,
+        batches_per_call: int = 1,
     ) -> None:
         super().__init__()
         self.data_dir = None if data_dir is None else str(data_dir)
@@ -105,9 +111,7 @@ class ArrayRegressionDataModule(L.LightningDataModule):
         self.train_rows: np.ndarray | None = None
         #: With `n_members` and `ensemble_split`: member k's rows (indices into the training rows).
         self.member_train_rows: list[np.ndarray] | None = None
-        #: Batches per Lightning step call (`StepBlock`s when > 1). `train()` sets it together with the
-        #: model's manual optimization (see `crescendo.batch_blocks`); 1 = one batch per step.
-        self.batches_per_call = 1
+        self.batches_per_call = block_size(batches_per_call)
         self._transform: InputTransform | None = None
         self._tensors: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 

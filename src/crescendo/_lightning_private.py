@@ -1,0 +1,81 @@
+"""Every private attribute of Lightning that crescendo touches, and nothing else.
+
+Lightning has no public way to do these few things (keep the step count while stepping the torch
+optimizer directly, count optimizer steps on the loggers' axis under blocks, buffer a checkpoint
+instead of writing it at once). Keeping them here means one file to read when Lightning changes, and
+tests/test_lightning_private.py fails when the installed Lightning renames or reshapes any of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from weakref import proxy
+
+import lightning.pytorch as pl
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.core.optimizer import LightningOptimizer
+
+__all__ = ["HOOK_NAME_ATTRIBUTE", "CheckpointFileHooks", "count_stepped_batches", "dump_checkpoint",
+           "has_step_bookkeeping", "step_bookkeeping"]
+
+#: The LightningModule attribute Lightning sets around every hook call (~40 times a step): a plain
+#: string, so a module may store it without nn.Module.__setattr__'s Parameter/Module checks.
+HOOK_NAME_ATTRIBUTE = "_current_fx_name"
+
+
+def count_stepped_batches(trainer: pl.Trainer, extra: int) -> None:
+    """Advance the loggers' step axis (``fit_loop.epoch_loop._batches_that_stepped``) by `extra` steps."""
+    if extra:
+        trainer.fit_loop.epoch_loop._batches_that_stepped += extra
+
+
+def has_step_bookkeeping(optimizer: LightningOptimizer) -> bool:
+    """Whether this Lightning keeps the manual loop's step count in ``LightningOptimizer._on_before_step``
+    / ``_on_after_step`` (what `step_bookkeeping` returns)."""
+    return all(hasattr(optimizer, name) for name in ("_on_before_step", "_on_after_step", "optimizer"))
+
+
+def step_bookkeeping(optimizer: LightningOptimizer) -> tuple[Callable[[], None], Callable[[], None]]:
+    """The calls `LightningOptimizer.step` makes around the torch step (the manual loop sets them for
+    each step call: they count ``global_step``). Read them inside the step call, not before."""
+    return optimizer._on_before_step, optimizer._on_after_step
+
+
+def dump_checkpoint(trainer: pl.Trainer, weights_only: bool) -> dict[str, Any]:
+    """The checkpoint dict `Trainer.save_checkpoint` would write, without writing it."""
+    return trainer._checkpoint_connector.dump_checkpoint(weights_only)
+
+
+class CheckpointFileHooks(ModelCheckpoint):
+    """ModelCheckpoint whose file writes and removals go through two public methods a subclass may
+    override (`write_checkpoint`, `delete_checkpoint`); everything else is Lightning's.
+
+    It overrides ModelCheckpoint's private ``_save_checkpoint`` (doing what it does, with the write
+    replaced) and ``_remove_checkpoint``, and exposes ``_every_n_train_steps`` / ``_train_time_interval``
+    as `saves_on_train_steps`.
+    """
+
+    def write_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
+        """Write the checkpoint of this moment to `filepath` (Lightning: `Trainer.save_checkpoint`)."""
+        trainer.save_checkpoint(filepath, self.save_weights_only)
+
+    def delete_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
+        """Remove a checkpoint this callback no longer keeps."""
+        super()._remove_checkpoint(trainer, filepath)
+
+    @property
+    def saves_on_train_steps(self) -> bool:
+        """Whether it may save after a training batch (``every_n_train_steps`` or ``train_time_interval``)."""
+        return self._every_n_train_steps >= 1 or self._train_time_interval is not None
+
+    def _save_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
+        self.write_checkpoint(trainer, filepath)
+        self._last_global_step_saved = trainer.global_step
+        self._last_checkpoint_saved = filepath
+        if trainer.is_global_zero:  # notify loggers, as ModelCheckpoint does
+            for logger in trainer.loggers:
+                logger.after_save_checkpoint(proxy(self))
+
+    def _remove_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
+        self.delete_checkpoint(trainer, filepath)
