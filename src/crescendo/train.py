@@ -11,6 +11,7 @@ import gc
 import logging
 import math
 import os
+import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -24,7 +25,6 @@ from hydra.utils import instantiate as hydra_instantiate
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, ProgressBar
 from omegaconf import DictConfig
-from optuna import TrialPruned
 
 from crescendo.batch_blocks import decide_batches_per_call
 from crescendo.callbacks import BestEpochMetrics
@@ -127,12 +127,12 @@ def train(cfg: DictConfig) -> TrainResult:
     fit_started = time.perf_counter()
     try:
         trainer.fit(model, datamodule=datamodule)
-    except TrialPruned:
-        result.status = "pruned"
-        _read_best(result, trainer, best_epoch)  # what it had reached, and its checkpoint
-        _finish(result, trainer, best_epoch, fit_started, setup_seconds, started)
-        raise
     except Exception as error:  # recorded in result.json, then re-raised for the caller (the sweeper: FAIL)
+        if _is_pruned(error):  # a result, not a failure: what it had reached, and its checkpoint
+            result.status = "pruned"
+            _read_best(result, trainer, best_epoch)
+            _finish(result, trainer, best_epoch, fit_started, setup_seconds, started)
+            return result
         if isinstance(error, MisconfigurationException) and trainer.global_step == 0:
             # Lightning checks some trainer settings against the data only when fit starts (a limit
             # that rounds to no batch): a config error like ours — one message, no half-made run
@@ -157,6 +157,12 @@ def train(cfg: DictConfig) -> TrainResult:
     result.timings["test_seconds"] = time.perf_counter() - test_started
     _finish(result, trainer, best_epoch, fit_started, setup_seconds, started, fit_done=True)
     return result
+
+
+def _is_pruned(error: BaseException) -> bool:
+    """Whether Optuna stopped the run (`optuna.TrialPruned`); a plain run never imports Optuna for this."""
+    optuna = sys.modules.get("optuna")
+    return optuna is not None and isinstance(error, optuna.TrialPruned)
 
 
 def _discard_unstarted_run(run_dir: Path) -> None:
