@@ -69,7 +69,11 @@ class TrainResult:
 
 
 def train(cfg: DictConfig) -> TrainResult:
-    """Fit the configured model on the configured data and write the run directory."""
+    """Fit the configured model on the configured data and write the run directory.
+
+    Returns the result with status "complete", or "pruned" when Optuna stopped the run (a result, with
+    the best value and checkpoint it had reached); a failure is recorded in result.json and raised.
+    """
     started = time.perf_counter()
     _freeze_long_lived_objects()
     run_dir = Path(cfg.paths.output_dir)
