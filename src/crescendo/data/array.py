@@ -7,7 +7,6 @@ merge/split rows, fit the scaler on the training rows — so every data problem 
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import warnings
 from collections.abc import Mapping
@@ -19,10 +18,9 @@ import numpy as np
 import torch
 
 from crescendo.batch_blocks import block_size
-from crescendo.data.builtin import load_builtin
 from crescendo.data.loaders import BlockedBatches, MemberBatches, TensorBatches
-from crescendo.data.loading import Split, check_splits, load_array_dir
-from crescendo.data.splits import member_rows, parse_ensemble_split, parse_feature_select, select_columns
+from crescendo.data.prepare import prepare
+from crescendo.data.splits import parse_ensemble_split, parse_feature_select
 from crescendo.data.transform import InputTransform
 from crescendo.errors import ConfigError, DataError
 
@@ -117,46 +115,32 @@ class ArrayRegressionDataModule(L.LightningDataModule):
 
     # ---------------------------------------------------------------- setup
     def setup(self, stage: str | None = None) -> None:
-        """Load, validate and prepare every split (idempotent: later calls do nothing)."""
+        """Load, validate and prepare every split (idempotent: later calls do nothing).
+
+        The work is `crescendo.data.prepare.prepare`, which reuses the last result in this process when
+        the files (path, size, mtime) and the settings are the same — a search's trials share one.
+        """
         if self._tensors:
             return
         batch_size = _check_batch_size(self.batch_size)
         parse_feature_select(self.feature_select)  # syntax errors before reading any file
         ensemble = parse_ensemble_split(self.ensemble_split)
         n_members = _check_n_members(self.n_members, ensemble)
-        splits = self._load_splits()
-
-        raw_input_dims = splits["train"].x.shape[1]
-        columns = select_columns(self.feature_select, raw_input_dims)
-        if columns is not None:
-            splits = {name: Split(s.x[:, columns], s.y) for name, s in splits.items()}
-
-        x_train, y_train = splits["train"]
-        if self.production_mode:
-            x_train = np.concatenate([s.x for s in splits.values()])
-            y_train = np.concatenate([s.y for s in splits.values()])
-        self.train_rows = np.arange(len(x_train))
-        if ensemble is not None and n_members is not None:  # a batched ensemble: every member's split
-            self.member_train_rows = [member_rows(len(x_train), dataclasses.replace(ensemble, index=k))
-                                      for k in range(n_members)]
-        elif ensemble is not None:
-            self.train_rows = member_rows(len(x_train), ensemble)
-            x_train, y_train = x_train[self.train_rows], y_train[self.train_rows]
-
-        transform = InputTransform.fit(x_train, raw_input_dims, columns, self.normalize_inputs)
+        if self.builtin is not None and self.data_dir is not None:
+            warnings.warn(
+                f"data.builtin={self.builtin!r} is set, so data.data_dir={self.data_dir!r} is ignored — "
+                "use data=regression data.data_dir=DIR to train on your own arrays",
+                UserWarning, stacklevel=2,
+            )
+        prepared = prepare(None if self.builtin is not None else self.data_dir, self.builtin, self.feature_select,
+                           self.production_mode, ensemble, n_members, self.normalize_inputs)
         if self._transform is not None:  # load_state_dict came first
-            _check_same_inputs(data=transform, checkpoint=self._transform)
-        self._transform = transform
-        prepared = {"train": (x_train, y_train)}
-        prepared.update({name: (s.x, s.y) for name, s in splits.items() if name != "train"})
-        self._tensors = {
-            name: (_tensor(transform.scale_selected(x)), _tensor(y)) for name, (x, y) in prepared.items()
-        }
-
-        self.input_dims, self.output_dims = transform.input_dims, int(y_train.shape[1])
-        self.n_train = len(x_train)
-        self.n_val = len(splits["val"].x)
-        self.n_test = len(splits["test"].x) if "test" in splits else 0
+            _check_same_inputs(data=prepared.transform, checkpoint=self._transform)
+        self._transform = prepared.transform
+        self._tensors = dict(prepared.tensors)
+        self.train_rows, self.member_train_rows = prepared.train_rows, prepared.member_train_rows
+        self.input_dims, self.output_dims = prepared.transform.input_dims, prepared.output_dims
+        self.n_train, self.n_val, self.n_test = prepared.n_train, prepared.n_val, prepared.n_test
         self.effective_batch_size = batch_size
         if batch_size > self.n_train:
             self.effective_batch_size = self.n_train
@@ -168,18 +152,6 @@ class ArrayRegressionDataModule(L.LightningDataModule):
         log.info("data: %d train / %d val / %d test rows, %d inputs -> %d targets%s", self.n_train,
                  self.n_val, self.n_test, self.input_dims, self.output_dims,
                  " (production mode: val+test merged into train)" if self.production_mode else "")
-
-    def _load_splits(self) -> dict[str, Split]:
-        if self.builtin is not None and self.data_dir is not None:
-            warnings.warn(
-                f"data.builtin={self.builtin!r} is set, so data.data_dir={self.data_dir!r} is ignored — "
-                "use data=regression data.data_dir=DIR to train on your own arrays",
-                UserWarning, stacklevel=3,
-            )
-        if self.builtin is not None:
-            raw = load_builtin(self.builtin)
-            return check_splits(raw, label=lambda role, split: f"built-in {self.builtin} {role}_{split}")
-        return load_array_dir(self.data_dir)
 
     # ---------------------------------------------------------------- loaders
     def train_dataloader(self) -> TensorBatches | MemberBatches | BlockedBatches:
@@ -332,10 +304,6 @@ def _check_batch_size(batch_size: object) -> int:
     if not is_int or batch_size <= 0:
         raise ConfigError(f"data.batch_size: {batch_size!r} is not a positive int — set e.g. data.batch_size=64")
     return int(batch_size)
-
-
-def _tensor(array: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
 
 
 def _plain(value: Any) -> Any:
