@@ -8,16 +8,20 @@ tests/test_lightning_private.py fails when the installed Lightning renames or re
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import importlib.metadata
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from weakref import proxy
 
+import lightning.fabric.utilities.registry as lightning_registry
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.core.optimizer import LightningOptimizer
 
 __all__ = ["HOOK_NAME_ATTRIBUTE", "CheckpointFileHooks", "count_stepped_batches", "dump_checkpoint",
-           "has_step_bookkeeping", "step_bookkeeping"]
+           "entry_points_read_once", "has_step_bookkeeping", "step_bookkeeping"]
 
 #: The LightningModule attribute Lightning sets around every hook call (~40 times a step): a plain
 #: string, so a module may store it without nn.Module.__setattr__'s Parameter/Module checks.
@@ -79,3 +83,30 @@ class CheckpointFileHooks(ModelCheckpoint):
 
     def _remove_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
         self.delete_checkpoint(trainer, filepath)
+
+
+@functools.lru_cache(maxsize=None)
+def _entry_points_of(group: str) -> importlib.metadata.EntryPoints:
+    return importlib.metadata.entry_points(group=group)
+
+
+def _entry_points(**selection: Any) -> Any:
+    group = selection.get("group")
+    if set(selection) == {"group"} and isinstance(group, str):
+        return _entry_points_of(group)
+    return importlib.metadata.entry_points(**selection)
+
+
+@contextmanager
+def entry_points_read_once() -> Iterator[None]:
+    """Within this context, Lightning's lookup of callback entry points (``Trainer.__init__`` →
+    ``registry._load_external_callbacks`` → ``entry_points(group=...)``) reads the installed packages'
+    metadata once per process instead of once per Trainer (~10 ms: a file read per installed package).
+    The factories found are still called for every Trainer; a package installed while the process
+    runs is not seen by its later Trainers."""
+    original = lightning_registry.entry_points
+    lightning_registry.entry_points = _entry_points
+    try:
+        yield
+    finally:
+        lightning_registry.entry_points = original
