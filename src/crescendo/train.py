@@ -20,15 +20,15 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate as hydra_instantiate
 from lightning.fabric.utilities.exceptions import MisconfigurationException
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint, ProgressBar
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from omegaconf import DictConfig
 
+from crescendo._lightning_private import entry_points_read_once
 from crescendo.batch_blocks import decide_batches_per_call
+from crescendo.build import build, build_callbacks, build_loggers, resolve_once
 from crescendo.callbacks import BestEpochMetrics
-from crescendo.errors import ConfigError, CrescendoError, NonFiniteLossError
+from crescendo.errors import ConfigError, NonFiniteLossError
 from crescendo.run_dir import save_resolved_config, save_result
 
 log = logging.getLogger(__name__)
@@ -79,34 +79,31 @@ def train(cfg: DictConfig) -> TrainResult:
     run_dir = Path(cfg.paths.output_dir)
     quiet = bool(cfg.get("quiet", False))
     _quiet_lightning(quiet)
+    cfg = resolve_once(cfg)  # every interpolation once, not at every read (see crescendo.build)
     # decided from the config before any data is read or object built, and passed to both constructors
     batches_per_call = decide_batches_per_call(cfg)
     blocks = {"batches_per_call": batches_per_call} if batches_per_call > 1 else {}
     if cfg.get("seed") is not None:
         pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
 
-    datamodule = instantiate(cfg.data, _convert_="all", **blocks)
+    datamodule = build(cfg.data, _convert_="all", **blocks)
     datamodule.setup("fit")  # every data check happens here, before any model exists
     monitor = _effective_monitor(cfg, datamodule)
     mode = str(cfg.get("mode", "min"))
     if mode not in ("min", "max"):
         raise ConfigError(f"mode: {mode!r} is not allowed; use mode=min or mode=max")
 
-    model = instantiate(
-        cfg.model,
-        input_dims=datamodule.input_dims,
-        output_dims=datamodule.output_dims,
-        monitor=monitor,
-        **blocks,
-    )
+    model = build(cfg.model, input_dims=datamodule.input_dims, output_dims=datamodule.output_dims,
+                  monitor=monitor, **blocks)
     best_epoch = BestEpochMetrics(monitor, mode)
     _set_cpu_threads(cfg.get("cpu_threads", "auto"), model, datamodule)
     callbacks = _build_callbacks(cfg, monitor, mode, quiet) + [best_epoch]
-    loggers = [instantiate(logger_cfg) for logger_cfg in (cfg.get("logger") or {}).values() if logger_cfg]
+    loggers = build_loggers(cfg)
     trainer_kwargs: dict[str, Any] = {"callbacks": callbacks, "logger": loggers or False}
     if quiet:
         trainer_kwargs.update(enable_progress_bar=False, enable_model_summary=False)
-    trainer: pl.Trainer = instantiate(cfg.trainer, **trainer_kwargs)
+    with entry_points_read_once():
+        trainer: pl.Trainer = build(cfg.trainer, **trainer_kwargs)
 
     run_dir.mkdir(parents=True, exist_ok=True)
     save_resolved_config(cfg, run_dir)
@@ -195,21 +192,6 @@ def _freeze_long_lived_objects() -> None:
         _frozen = True
 
 
-def instantiate(node: Any, **kwargs: Any) -> Any:
-    """Hydra's instantiate, with config mistakes turned into one-line user errors.
-
-    Hydra wraps whatever a constructor raises; our own user errors are unwrapped, and a target that
-    cannot be found or called with those keys is reported as the config error it is.
-    """
-    try:
-        return hydra_instantiate(node, **kwargs)
-    except InstantiationException as error:
-        if isinstance(error.__cause__, CrescendoError):
-            raise error.__cause__ from None
-        message = " ".join(str(error).replace("set env var HYDRA_FULL_ERROR=1 to see chained exception.", "").split())
-        raise ConfigError(f"{message} — check the key's _target_ and arguments (cr --cfg job shows the config)") from None
-
-
 # below this many multiply-adds per training step (parameters × batch rows), a second CPU thread
 # saves nothing and costs a lot when the other core is busy (OpenMP threads wait on each other:
 # steps 10-100x slower on a loaded 2-core machine, measured)
@@ -259,18 +241,7 @@ def _build_callbacks(cfg: DictConfig, monitor: str, mode: str, quiet: bool) -> l
     from crescendo.search import trial_callbacks
 
     show_progress = not quiet and bool(cfg.trainer.get("enable_progress_bar", True))
-    callbacks: list[Callback] = []
-    for callback_cfg in (cfg.get("callbacks") or {}).values():
-        if not callback_cfg:
-            continue
-        # callbacks that watch the monitor follow the effective one (production mode changes it)
-        watches_monitor = callback_cfg.get("monitor") is not None
-        kwargs = {key: value for key, value in (("monitor", monitor), ("mode", mode))
-                  if watches_monitor and key in callback_cfg}
-        callback = instantiate(callback_cfg, **kwargs)
-        if isinstance(callback, ProgressBar) and not show_progress:
-            continue
-        callbacks.append(callback)
+    callbacks: list[Callback] = build_callbacks(cfg, monitor, mode, show_progress)
     return callbacks + trial_callbacks(monitor)
 
 
