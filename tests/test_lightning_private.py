@@ -110,3 +110,50 @@ def _logs_train_loss(step, module: pl.LightningModule):
         return output
 
     return training_step
+
+
+def test_dump_checkpoint_builds_the_loops_state_anew_each_time(tmp_path):
+    # BufferedModelCheckpoint keeps a dump's "loops" section without copying it
+    trainer = _trainer(tmp_path)
+    trainer.fit(BoringModel())
+    first, second = (private.dump_checkpoint(trainer, False)["loops"] for _ in range(2))
+
+    def containers(value, found):
+        if isinstance(value, (dict, list)):
+            found.add(id(value))
+            for item in value.values() if isinstance(value, dict) else value:
+                containers(item, found)
+        return found
+
+    assert first == second and not containers(first, set()) & containers(second, set())
+    assert not any(isinstance(v, torch.Tensor) for v in _leaves(first))
+
+
+def _leaves(value):
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _leaves(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _leaves(item)
+    else:
+        yield value
+
+
+def test_callback_entry_points_are_read_once_per_process_inside_the_context():
+    import importlib.metadata
+
+    import lightning.fabric.utilities.registry as registry
+    from lightning.pytorch.trainer.connectors import callback_connector
+
+    assert "entry_points(group=group)" in inspect.getsource(registry._load_external_callbacks)
+    assert callback_connector._load_external_callbacks is registry._load_external_callbacks
+    assert '_load_external_callbacks("lightning.pytorch.callbacks_factory")' in inspect.getsource(
+        callback_connector._CallbackConnector.on_trainer_init)
+    original = registry.entry_points
+    group = "lightning.pytorch.callbacks_factory"
+    with private.entry_points_read_once():
+        assert registry.entry_points is not original
+        assert list(registry.entry_points(group=group)) == list(importlib.metadata.entry_points(group=group))
+        assert registry.entry_points(group=group) is registry.entry_points(group=group)
+    assert registry.entry_points is original

@@ -77,11 +77,12 @@ class BufferedModelCheckpoint(CheckpointFileHooks):
 
     def write_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
         checkpoint = dump_checkpoint(trainer, self.save_weights_only)
-        if _tensor_bytes(checkpoint) > self.buffer_max_bytes:
+        if _model_and_optimizer_bytes(checkpoint) > self.buffer_max_bytes:
             trainer.strategy.save_checkpoint(checkpoint, filepath)
             trainer.strategy.barrier("BufferedModelCheckpoint.write_checkpoint")
-        else:
-            self._pending[filepath] = _snapshot(checkpoint)  # training goes on mutating the live tensors
+        else:  # training goes on changing the live tensors and callback states: keep a copy of those
+            fresh = _fresh_sections(trainer)
+            self._pending[filepath] = {key: value if key in fresh else _snapshot(value) for key, value in checkpoint.items()}
         if time.monotonic() - self._last_write >= self.write_every_seconds:
             self.write_pending(trainer)
 
@@ -112,20 +113,34 @@ class BufferedModelCheckpoint(CheckpointFileHooks):
         self.write_pending(trainer)
 
 
-def _tensor_bytes(value: Any) -> int:
-    if isinstance(value, torch.Tensor):
-        return value.numel() * value.element_size()
-    if isinstance(value, dict):
-        return sum(_tensor_bytes(item) for item in value.values())
-    if isinstance(value, (list, tuple)):
-        return sum(_tensor_bytes(item) for item in value)
-    return 0
+def _fresh_sections(trainer: pl.Trainer) -> frozenset[str]:
+    """Checkpoint sections every dump builds anew and nothing changes afterwards, so a buffered
+    checkpoint keeps them as they are (walking them cost more than the rest of a small save): the
+    loops' progress (Lightning builds it from its counters; tests/test_lightning_private.py checks)
+    and crescendo's data module state (fresh lists of floats from its frozen input transform)."""
+    from crescendo.data.array import ArrayRegressionDataModule
+
+    datamodule = trainer.datamodule
+    if isinstance(datamodule, ArrayRegressionDataModule) and \
+            type(datamodule).state_dict is ArrayRegressionDataModule.state_dict:
+        return frozenset(("loops", ArrayRegressionDataModule.__qualname__))
+    return frozenset(("loops",))
+
+
+def _model_and_optimizer_bytes(checkpoint: dict[str, Any]) -> int:
+    """The size of what makes a checkpoint big: the weights and the optimizer state."""
+    total = sum(t.numel() * t.element_size() for t in (checkpoint.get("state_dict") or {}).values()
+                if isinstance(t, torch.Tensor))
+    for optimizer in checkpoint.get("optimizer_states") or ():
+        for state in (optimizer.get("state") or {}).values():
+            total += sum(t.numel() * t.element_size() for t in state.values() if isinstance(t, torch.Tensor))
+    return total
 
 
 def _snapshot(value: Any) -> Any:
     """Copy containers and tensors (to the CPU); share every other leaf, which training never mutates."""
     if isinstance(value, torch.Tensor):
-        return value.detach().to("cpu", copy=True)
+        return value.detach().clone() if value.device.type == "cpu" else value.detach().to("cpu")
     if isinstance(value, dict):
         copied = {key: _snapshot(item) for key, item in value.items()}
         return copied if type(value) is dict else type(value)(copied)

@@ -217,7 +217,9 @@ class ArrayRegressionDataModule(L.LightningDataModule):
         return self._transform.apply(x_raw)
 
     def state_dict(self) -> dict[str, Any]:
-        """The fitted input transform and dims; Lightning stores it in checkpoints under this class's name."""
+        """The fitted input transform and dims; Lightning stores it in checkpoints under this class's name.
+
+        Built anew at every call and never changed afterwards: `BufferedModelCheckpoint` keeps it uncopied."""
         if self._transform is None:
             return {}
         return {**self._transform.state_dict(), "input_dims": self.input_dims,

@@ -112,6 +112,9 @@ class EpochLossModule(L.LightningModule):
         when already there); anything else goes through Lightning's generic collection walk."""
         if type(batch) in (tuple, list) and all(isinstance(t, torch.Tensor) for t in batch):
             return type(batch)(t.to(device, non_blocking=True) for t in batch)
+        if type(batch) is StepBlock and all(type(b) in (tuple, list) and all(isinstance(t, torch.Tensor) for t in b)
+                                            for b in batch):
+            return StepBlock(type(b)(t.to(device, non_blocking=True) for t in b) for b in batch)
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     # ----------------------------------------------------------------------------- epoch sums
@@ -171,8 +174,8 @@ class EpochLossModule(L.LightningModule):
         self._block_steps.train(self, batch, batch_idx, self._train_loss)
         return None
 
-    # Lightning inspects training_step's signature every step to decide whether to pass
-    # batch_idx; a precomputed __signature__ turns that into an attribute lookup.
+    # Lightning inspects the step methods' signatures at every call to decide whether to pass
+    # batch_idx / dataloader_idx; a precomputed __signature__ turns that into an attribute lookup.
     training_step.__signature__ = inspect.signature(training_step)  # type: ignore[attr-defined]
 
     def _train_loss(self, batch: Any) -> torch.Tensor:
@@ -202,6 +205,8 @@ class EpochLossModule(L.LightningModule):
         for item in batches_of(batch):
             self._accumulate("val", item)
 
+    validation_step.__signature__ = inspect.signature(validation_step)  # type: ignore[attr-defined]
+
     def on_validation_epoch_end(self) -> None:
         self._log_epoch("val", self._epoch_mean("val"))
 
@@ -211,6 +216,8 @@ class EpochLossModule(L.LightningModule):
     def test_step(self, batch: Any, batch_idx: int) -> None:
         for item in batches_of(batch):
             self._accumulate("test", item)
+
+    test_step.__signature__ = inspect.signature(test_step)  # type: ignore[attr-defined]
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test", self._epoch_mean("test"))
