@@ -157,3 +157,19 @@ def test_callback_entry_points_are_read_once_per_process_inside_the_context():
         assert list(registry.entry_points(group=group)) == list(importlib.metadata.entry_points(group=group))
         assert registry.entry_points(group=group) is registry.entry_points(group=group)
     assert registry.entry_points is original
+
+
+def test_the_callbacks_section_and_the_current_hook(tmp_path):
+    # BufferedModelCheckpoint's second save at one moment takes the first's copy with this section anew
+    seen = []
+
+    class Watcher(pl.Callback):
+        def on_train_epoch_end(self, trainer, pl_module):
+            seen.append(private.current_hook(trainer))
+
+    trainer = _trainer(tmp_path, callbacks=[Watcher(), ModelCheckpoint(dirpath=tmp_path / "c", monitor=None)])
+    trainer.fit(BoringModel())
+    assert seen == ["on_train_epoch_end"] * 2
+    assert private.callbacks_state(trainer) == private.dump_checkpoint(trainer, False)["callbacks"]
+    assert 'checkpoint["callbacks"] = call._call_callbacks_state_dict(trainer)' in inspect.getsource(
+        _CheckpointConnector.dump_checkpoint)

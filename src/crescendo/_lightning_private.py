@@ -19,9 +19,10 @@ import lightning.fabric.utilities.registry as lightning_registry
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.core.optimizer import LightningOptimizer
+from lightning.pytorch.trainer import call as lightning_call
 
-__all__ = ["HOOK_NAME_ATTRIBUTE", "CheckpointFileHooks", "count_stepped_batches", "dump_checkpoint",
-           "entry_points_read_once", "has_step_bookkeeping", "step_bookkeeping"]
+__all__ = ["HOOK_NAME_ATTRIBUTE", "CheckpointFileHooks", "callbacks_state", "count_stepped_batches", "current_hook",
+           "dump_checkpoint", "entry_points_read_once", "has_step_bookkeeping", "step_bookkeeping"]
 
 #: The LightningModule attribute Lightning sets around every hook call (~40 times a step): a plain
 #: string, so a module may store it without nn.Module.__setattr__'s Parameter/Module checks.
@@ -49,6 +50,16 @@ def step_bookkeeping(optimizer: LightningOptimizer) -> tuple[Callable[[], None],
 def dump_checkpoint(trainer: pl.Trainer, weights_only: bool) -> dict[str, Any]:
     """The checkpoint dict `Trainer.save_checkpoint` would write, without writing it."""
     return trainer._checkpoint_connector.dump_checkpoint(weights_only)
+
+
+def callbacks_state(trainer: pl.Trainer) -> dict[str, Any]:
+    """The "callbacks" section `dump_checkpoint` writes: every callback's state_dict by state key."""
+    return lightning_call._call_callbacks_state_dict(trainer)
+
+
+def current_hook(trainer: pl.Trainer) -> str | None:
+    """The name of the hook Lightning is running now (it keeps it on the LightningModule)."""
+    return getattr(trainer.lightning_module, HOOK_NAME_ATTRIBUTE, None)
 
 
 class CheckpointFileHooks(ModelCheckpoint):

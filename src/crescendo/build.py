@@ -29,16 +29,16 @@ __all__ = ["build", "build_callbacks", "build_loggers", "instantiate", "resolve_
 def resolve_once(cfg: DictConfig) -> DictConfig:
     """A copy of `cfg` with every interpolation resolved (the caller's config is left as it is).
 
-    Falls back to `cfg` itself when resolving in place would change a value: a resolved string that
-    still reads as an interpolation (an escaped ``\\${...}``) would be resolved again later.
+    Falls back to an unresolved copy when resolving in place would change a value: a resolved string
+    that still reads as an interpolation (an escaped ``\\${...}``) would be resolved again later.
     """
     resolved = copy.deepcopy(cfg)
     try:
         OmegaConf.resolve(resolved)
     except Exception:  # noqa: BLE001 - the config's own errors surface where it is used, as before
-        return cfg
+        return copy.deepcopy(cfg)
     if any("${" in value for value in _strings(OmegaConf.to_container(resolved, resolve=False))):
-        return cfg
+        return copy.deepcopy(cfg)
     return resolved
 
 

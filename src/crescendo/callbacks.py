@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 import time
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.utilities.model_helpers import is_overridden
 
-from crescendo._lightning_private import CheckpointFileHooks, dump_checkpoint
+from crescendo._lightning_private import CheckpointFileHooks, callbacks_state, current_hook, dump_checkpoint
 
 
 class BestEpochMetrics(Callback):
@@ -65,6 +67,10 @@ class BufferedModelCheckpoint(CheckpointFileHooks):
     least every `write_every_seconds` during a long run, so a crash loses no more than that. A
     checkpoint larger than `buffer_max_bytes` (a big model) is written at once, as Lightning does.
     The files and their contents are exactly ModelCheckpoint's.
+
+    Best and last are usually saved in the same hook at the same step, where only the callbacks'
+    states differ between the two checkpoints: the second save reuses the first one's copy and takes
+    the callbacks' states anew (unless a callback or the module writes into checkpoints itself).
     """
 
     def __init__(self, *args: Any, write_every_seconds: float = 30.0, buffer_max_bytes: int = 64 * 2**20,
@@ -76,13 +82,21 @@ class BufferedModelCheckpoint(CheckpointFileHooks):
         self._last_write = time.monotonic()
 
     def write_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
-        checkpoint = dump_checkpoint(trainer, self.save_weights_only)
-        if _model_and_optimizer_bytes(checkpoint) > self.buffer_max_bytes:
-            trainer.strategy.save_checkpoint(checkpoint, filepath)
-            trainer.strategy.barrier("BufferedModelCheckpoint.write_checkpoint")
-        else:  # training goes on changing the live tensors and callback states: keep a copy of those
-            fresh = _fresh_sections(trainer)
-            self._pending[filepath] = {key: value if key in fresh else _snapshot(value) for key, value in checkpoint.items()}
+        moment = (trainer.global_step, trainer.current_epoch, current_hook(trainer), self.save_weights_only)
+        shared = _same_moment_saves.get(trainer)
+        if shared is not None and shared[0] == moment and _reusable(trainer, self.save_weights_only):
+            self._pending[filepath] = {**shared[1], "callbacks": _snapshot(callbacks_state(trainer))}
+        else:
+            checkpoint = dump_checkpoint(trainer, self.save_weights_only)
+            if _model_and_optimizer_bytes(checkpoint) > self.buffer_max_bytes:
+                _same_moment_saves.pop(trainer, None)
+                trainer.strategy.save_checkpoint(checkpoint, filepath)
+                trainer.strategy.barrier("BufferedModelCheckpoint.write_checkpoint")
+            else:  # training goes on changing the live tensors and callback states: keep a copy of those
+                fresh = _fresh_sections(trainer)
+                copied = {key: value if key in fresh else _snapshot(value) for key, value in checkpoint.items()}
+                self._pending[filepath] = copied
+                _same_moment_saves[trainer] = (moment, copied)
         if time.monotonic() - self._last_write >= self.write_every_seconds:
             self.write_pending(trainer)
 
@@ -111,6 +125,17 @@ class BufferedModelCheckpoint(CheckpointFileHooks):
         # a pruned, diverged or interrupted run keeps the checkpoints it had earned
         super().on_exception(trainer, pl_module, exception)  # saves one more only with save_on_exception=True
         self.write_pending(trainer)
+
+
+#: per trainer, the moment (step, epoch, hook, weights_only) of the last buffered save and its copy
+_same_moment_saves: WeakKeyDictionary[pl.Trainer, tuple[tuple[Any, ...], dict[str, Any]]] = WeakKeyDictionary()
+
+
+def _reusable(trainer: pl.Trainer, weights_only: bool) -> bool:
+    """Whether a second save at the same moment may take the first one's copy with fresh callback
+    states: a full checkpoint, and no callback or module hook that writes into checkpoints."""
+    return not weights_only and not is_overridden("on_save_checkpoint", trainer.lightning_module) and not any(
+        is_overridden("on_save_checkpoint", callback, parent=Callback) for callback in trainer.callbacks)
 
 
 def _fresh_sections(trainer: pl.Trainer) -> frozenset[str]:
