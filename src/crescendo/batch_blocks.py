@@ -124,8 +124,10 @@ def block_conflicts(cfg: Mapping[str, Any]) -> list[str]:
     if bar_shows:
         found.append("a progress bar (it counts batches; it shows unless quiet=true or trainer.enable_progress_bar=false)")
     for name, node in (cfg.get("callbacks") or {}).items():
-        if node:
+        if isinstance(node, Mapping) and node:
             found += [f"callbacks.{name} ({reason})" for reason in _callback_conflicts(node, bar_shows)]
+        elif node:
+            found.append(f"callbacks.{name} (not a callback config with a _target_)")
     found += _class_conflicts("model", cfg.get("model") or {}, _module_conflicts)
     found += _class_conflicts("data", cfg.get("data") or {}, _data_conflicts)
     return found
