@@ -61,3 +61,54 @@ def make_trainer(tmp_path, **kwargs):
     )
     options.update(kwargs)
     return L.Trainer(**options)
+
+
+# ---------------------------------------------------------------------------------------------- callbacks
+# Named by `_target_` in a composed config (tests/ is on sys.path); class-level records, since train()
+# builds the instances.
+import lightning.pytorch as _pl  # noqa: E402
+
+
+class TrainerProbe(_pl.Callback):
+    """Records, at the end of each fit, what a Lightning user could read off the trainer."""
+
+    records: list[dict] = []
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        bar = trainer.progress_bar_callback
+        TrainerProbe.records.append({
+            "global_step": trainer.global_step,
+            "num_training_batches": trainer.num_training_batches,
+            "automatic_optimization": pl_module.automatic_optimization,
+            "bar": type(bar).__name__ if bar is not None else None,
+            "bar_total": getattr(bar, "total_train_batches", None) if bar is not None else None,
+        })
+
+
+class CountingProgressBar(_pl.callbacks.TQDMProgressBar):
+    """A progress bar that remembers its epoch total and how many batches it counted."""
+
+    totals: list[int] = []
+    counted: list[int] = []
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        super().on_train_epoch_start(trainer, pl_module)
+        CountingProgressBar.totals.append(self.total_train_batches)
+        CountingProgressBar.counted.append(0)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        CountingProgressBar.counted[-1] += 1
+
+
+class PruneAtEpoch(_pl.Callback):
+    """Raises optuna.TrialPruned after validation of epoch `epoch`, as Optuna's pruning callback does."""
+
+    def __init__(self, epoch: int = 2) -> None:
+        self.epoch = epoch
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        import optuna
+
+        if trainer.current_epoch == self.epoch:
+            raise optuna.TrialPruned(f"pruned at epoch {self.epoch}")

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import torch
 
-from crescendo.batch_blocks import DEFAULT_BATCHES_PER_CALL, resolve_batches_per_call
+from crescendo.batch_blocks import DEFAULT_BATCHES_PER_CALL, StepBlock, decide_batches_per_call
 from crescendo.data import ArrayRegressionDataModule
-from crescendo.data.loaders import BlockedBatches, StepBlock
+from crescendo.data.loaders import BlockedBatches
 from crescendo.errors import ConfigError
 from crescendo.models.mlp import MultilayerPerceptron
 from crescendo.train import train
@@ -79,54 +79,119 @@ def test_production_mode_plateau_scheduler_watches_the_training_loss_in_blocks(c
     assert blocked["optimizer_states"][0]["param_groups"][0]["lr"] == classic["optimizer_states"][0]["param_groups"][0]["lr"]
 
 
-def _pieces(tmp_path: Path, **trainer_settings):
-    data = write_arrays(tmp_path / "data")
-    datamodule = ArrayRegressionDataModule(data_dir=str(data), batch_size=8)
-    datamodule.setup()
-    model = MultilayerPerceptron(input_dims=5, output_dims=2, architecture=[4])
-    return {"max_epochs": 3, "accelerator": "cpu", **trainer_settings}, model, datamodule
+def _decide(compose_cfg, *overrides: str) -> int:
+    return decide_batches_per_call(compose_cfg(*overrides))
 
 
-def test_auto_uses_blocks_when_nothing_counts_batches(tmp_path):
-    assert resolve_batches_per_call("auto", *_pieces(tmp_path)) == DEFAULT_BATCHES_PER_CALL
-    neutral = {"limit_train_batches": 1.0, "val_check_interval": None, "max_steps": -1, "gradient_clip_val": None}
-    assert resolve_batches_per_call("auto", *_pieces(tmp_path, **neutral)) == DEFAULT_BATCHES_PER_CALL
-    assert resolve_batches_per_call(3, *_pieces(tmp_path)) == 3
+def test_auto_uses_blocks_when_nothing_counts_batches(compose_cfg):
+    assert _decide(compose_cfg) == DEFAULT_BATCHES_PER_CALL  # quiet, as in a search
+    neutral = ("+trainer.limit_train_batches=1.0", "+trainer.val_check_interval=null", "+trainer.max_steps=-1",
+               "+trainer.gradient_clip_val=null")
+    assert _decide(compose_cfg, *neutral) == DEFAULT_BATCHES_PER_CALL
+    assert _decide(compose_cfg, "batches_per_call=3") == 3
+    assert _decide(compose_cfg, "model=mlp_ensemble") == DEFAULT_BATCHES_PER_CALL
 
 
-@pytest.mark.parametrize("trainer_kwargs, key", [
-    ({"gradient_clip_val": 1.0}, "trainer.gradient_clip_val"),
-    ({"accumulate_grad_batches": 2}, "trainer.accumulate_grad_batches"),
-    ({"limit_train_batches": 3}, "trainer.limit_train_batches"),
-    ({"val_check_interval": 0.5}, "trainer.val_check_interval"),
-    ({"max_steps": 10}, "trainer.max_steps"),
-    ({"overfit_batches": 2}, "trainer.overfit_batches"),
-    ({"fast_dev_run": True}, "trainer.fast_dev_run"),
-    ({"limit_val_batches": 1}, "trainer.limit_val_batches"),  # an int 1 is one batch, not all
+@pytest.mark.parametrize("override, key", [
+    ("+trainer.gradient_clip_val=1.0", "trainer.gradient_clip_val"),
+    ("+trainer.accumulate_grad_batches=2", "trainer.accumulate_grad_batches"),
+    ("+trainer.limit_train_batches=3", "trainer.limit_train_batches"),
+    ("+trainer.val_check_interval=0.5", "trainer.val_check_interval"),
+    ("+trainer.max_steps=10", "trainer.max_steps"),
+    ("+trainer.overfit_batches=2", "trainer.overfit_batches"),
+    ("+trainer.fast_dev_run=true", "trainer.fast_dev_run"),
+    ("+trainer.limit_val_batches=1", "trainer.limit_val_batches"),  # an int 1 is one batch, not all
+    ("+trainer.max_time=00:00:10:00", "trainer.max_time"),
+    ("+trainer.profiler=simple", "trainer.profiler"),
 ])
-def test_settings_that_count_batches_rule_blocks_out(tmp_path, trainer_kwargs, key):
-    pieces = _pieces(tmp_path, **trainer_kwargs)
-    assert resolve_batches_per_call("auto", *pieces) == 1
-    assert resolve_batches_per_call(1, *pieces) == 1
-    with pytest.raises(ConfigError, match=f"batches_per_call=4 cannot be used with .*{key}="):
-        resolve_batches_per_call(4, *pieces)
+def test_settings_that_count_batches_rule_blocks_out(compose_cfg, override, key):
+    assert _decide(compose_cfg, override) == 1
+    assert _decide(compose_cfg, override, "batches_per_call=1") == 1
+    with pytest.raises(ConfigError, match=f"batches_per_call=4 cannot be used with .*{key}=.*set batches_per_call=1"):
+        _decide(compose_cfg, override, "batches_per_call=4")
 
 
-def test_a_model_of_another_kind_gets_one_batch_a_step(tmp_path):
-    trainer, _, datamodule = _pieces(tmp_path)
-    assert resolve_batches_per_call("auto", trainer, L.LightningModule(), datamodule) == 1
+LR_STEP = "+callbacks.lrm={_target_: lightning.pytorch.callbacks.LearningRateMonitor, logging_interval: step}"
+LR_EPOCH = "+callbacks.lrm={_target_: lightning.pytorch.callbacks.LearningRateMonitor, logging_interval: epoch}"
+STEP_CHECKPOINT = ("+callbacks.steps={_target_: lightning.pytorch.callbacks.ModelCheckpoint, every_n_train_steps: 5}")
+TIME_CHECKPOINT = ("+callbacks.timed={_target_: crescendo.callbacks.BufferedModelCheckpoint, "
+                   "train_time_interval: {_target_: datetime.timedelta, seconds: 5}}")
+EPOCH_CHECKPOINT = "+callbacks.epochs={_target_: lightning.pytorch.callbacks.ModelCheckpoint, every_n_epochs: 2}"
+EARLY_STOPPING = "callbacks=early_stopping"
+
+
+@pytest.mark.parametrize("overrides, blocks", [
+    ((LR_STEP,), False),
+    ((LR_EPOCH,), True),
+    (("+callbacks.lrm={_target_: lightning.pytorch.callbacks.LearningRateMonitor}",), False),
+    ((STEP_CHECKPOINT,), False),
+    ((TIME_CHECKPOINT,), False),
+    ((EPOCH_CHECKPOINT,), True),
+    ((EARLY_STOPPING,), True),
+    (("+callbacks.hooks={_target_: test_batch_blocks._StepHookCounter}",), False),
+    (("+callbacks.zero={_target_: test_batch_blocks._ZeroGradWatcher}",), False),
+    # a progress bar counts batches when it shows; quiet (searches) or enable_progress_bar=false drop it
+    (("quiet=false",), False),
+    (("quiet=false", "trainer.enable_progress_bar=false"), True),
+    (("quiet=false", "trainer.enable_progress_bar=false", "callbacks.progress_bar=null"), True),
+    (("quiet=false", "callbacks.progress_bar=null"), False),  # Lightning adds its own bar
+    (("+callbacks.bar={_target_: lightning.pytorch.callbacks.TQDMProgressBar}",), True),  # quiet: dropped
+    (("+callbacks.made={_target_: builtins.dict}",), False),  # not a Callback class: unknown hooks
+    # loggers log per epoch here; their step axis is kept exactly in blocks
+    (("logger=tensorboard",), True),
+], ids=["lr-step", "lr-epoch", "lr-default", "ckpt-steps", "ckpt-time", "ckpt-epochs", "early-stopping",
+        "step-hooks", "zero-grad-hook", "bar", "bar-off", "no-bar-off", "lightning-bar", "bar-quiet", "factory",
+        "logger"])
+def test_blocks_only_when_no_callback_acts_per_step(compose_cfg, overrides, blocks):
+    assert _decide(compose_cfg, *overrides) == (DEFAULT_BATCHES_PER_CALL if blocks else 1)
+    if not blocks:
+        with pytest.raises(ConfigError, match="batches_per_call=4 cannot be used with .*set batches_per_call=1"):
+            _decide(compose_cfg, *overrides, "batches_per_call=4")
+
+
+def test_the_error_names_every_conflicting_key(compose_cfg):
+    with pytest.raises(ConfigError) as error:
+        _decide(compose_cfg, "quiet=false", LR_STEP, "+trainer.max_steps=7", "batches_per_call=8")
+    message = str(error.value)
+    assert message.index("trainer.max_steps=7") < message.index("a progress bar") < message.index("callbacks.lrm")
+    assert "LearningRateMonitor acts every batch or step: on_train_batch_start" in message
+
+
+def test_a_model_or_data_module_of_another_kind_gets_one_batch_a_step(compose_cfg):
+    assert _decide(compose_cfg, "model._target_=lightning.pytorch.demos.boring_classes.BoringModel") == 1
+    assert _decide(compose_cfg, "model._target_=test_batch_blocks._HookedModel") == 1
+    assert _decide(compose_cfg, "data._target_=lightning.pytorch.demos.boring_classes.BoringDataModule") == 1
 
 
 @pytest.mark.parametrize("value", [0, -2, "many", True, 1.5])
-def test_a_bad_batches_per_call_names_the_key(tmp_path, value):
+def test_a_bad_batches_per_call_names_the_key(compose_cfg, value):
     with pytest.raises(ConfigError, match="batches_per_call: .* use auto, or an int >= 1"):
-        resolve_batches_per_call(value, *_pieces(tmp_path))
+        decide_batches_per_call({**compose_cfg(), "batches_per_call": value})
+
+
+def test_the_constructors_take_the_decision():
+    model = MultilayerPerceptron(input_dims=2, output_dims=1, architecture=[2], batches_per_call=4)
+    assert not model.automatic_optimization and "batches_per_call" not in model.hparams
+    assert MultilayerPerceptron(input_dims=2, output_dims=1, architecture=[2]).automatic_optimization
+    assert ArrayRegressionDataModule(builtin="diabetes", batches_per_call=4).batches_per_call == 4
+    with pytest.raises(ConfigError, match="batches_per_call: 'auto' is not an int >= 1"):
+        MultilayerPerceptron(input_dims=2, output_dims=1, architecture=[2], batches_per_call="auto")
 
 
 def test_a_block_given_to_automatic_optimization_is_refused():
     model = MultilayerPerceptron(input_dims=2, output_dims=1, architecture=[2])
-    with pytest.raises(RuntimeError, match="StepBlock needs manual optimization"):
+    with pytest.raises(RuntimeError, match="StepBlock needs a module built with the same batches_per_call"):
         model.training_step(StepBlock([(torch.zeros(2, 2), torch.zeros(2, 1))]), 0)
+
+
+class _ZeroGradWatcher(L.Callback):
+    def on_before_zero_grad(self, trainer, pl_module, optimizer) -> None:
+        pass
+
+
+class _HookedModel(MultilayerPerceptron):
+    def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
+        pass
 
 
 class _StepHookCounter(L.Callback):
@@ -141,14 +206,16 @@ class _StepHookCounter(L.Callback):
 
 
 def test_per_step_hooks_still_run_once_per_optimizer_step_in_blocks(tmp_path):
-    from crescendo.batch_blocks import apply_batches_per_call
+    # train() gives such a callback one batch a step; a Python user may still combine them
+    data = write_arrays(tmp_path / "data")
 
     def fit(callbacks: list) -> tuple[L.LightningModule, L.Trainer]:
         L.seed_everything(0, verbose=False)
-        settings, model, datamodule = _pieces(tmp_path)  # 48 rows in batches of 8: 6 steps an epoch
-        apply_batches_per_call(4, model, datamodule)
-        trainer = L.Trainer(**settings, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                            enable_model_summary=False, callbacks=callbacks)
+        # 48 rows in batches of 8: 6 steps an epoch
+        datamodule = ArrayRegressionDataModule(data_dir=str(data), batch_size=8, batches_per_call=4)
+        model = MultilayerPerceptron(input_dims=5, output_dims=2, architecture=[4], batches_per_call=4)
+        trainer = L.Trainer(max_epochs=3, accelerator="cpu", logger=False, enable_checkpointing=False,
+                            enable_progress_bar=False, enable_model_summary=False, callbacks=callbacks)
         trainer.fit(model, datamodule=datamodule)
         return model, trainer
 
@@ -156,7 +223,7 @@ def test_per_step_hooks_still_run_once_per_optimizer_step_in_blocks(tmp_path):
     counter = _StepHookCounter()
     dispatched, dispatched_trainer = fit([counter])
     # without hooks to call, steps go straight to torch; with one, through Lightning's dispatch
-    assert direct._direct_steps and not dispatched._direct_steps
+    assert direct._block_steps.direct and not dispatched._block_steps.direct
     assert direct_trainer.global_step == dispatched_trainer.global_step == 3 * 6
     assert counter.after_backward == counter.before_optimizer_step == 3 * 6
     for key, tensor in direct.state_dict().items():

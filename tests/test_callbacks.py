@@ -53,3 +53,55 @@ def test_a_failing_run_still_writes_the_checkpoints_it_had(compose_cfg, data_dir
         train(cfg)
     record = (tmp_path / "run" / "result.json").read_text()
     assert '"status": "failed"' in record
+
+
+def _relative(value, run):
+    """Paths inside `run` as relative paths, in dict keys and values alike."""
+    if isinstance(value, str):
+        return value.replace(str(run), "<run>")
+    if isinstance(value, dict):
+        return {_relative(k, run): _relative(v, run) for k, v in value.items()}
+    return value
+
+
+def _assert_same(a, b, where="checkpoint"):
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert type(a) is type(b) and list(a) == list(b), where
+        for key in a:
+            _assert_same(a[key], b[key], f"{where}[{key!r}]")
+    elif isinstance(a, (list, tuple)):
+        assert type(a) is type(b) and len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            _assert_same(x, y, f"{where}[{i}]")
+    elif isinstance(a, torch.nn.Module) or callable(a):
+        assert type(a) is type(b), where
+    else:
+        assert a == b, where
+
+
+@pytest.mark.parametrize("epochs, lr, best_before_last", [(6, 0.3, True), (6, 0.01, False), (1, 0.01, False)])
+def test_buffered_checkpoints_hold_what_model_checkpoint_writes(compose_cfg, data_dir, tmp_path, epochs, lr,
+                                                                best_before_last):
+    # best before last: best's copy must not follow training; best at the last epoch: last.ckpt reuses
+    # best's copy from the same moment, with the callbacks' states taken anew (they differ at epoch 0)
+    common = (f"data.data_dir={data_dir}", f"trainer.max_epochs={epochs}", f"model.optimizer.lr={lr}", "seed=3",
+              "data.batch_size=8", "callbacks=early_stopping",
+              "model.scheduler={_target_: torch.optim.lr_scheduler.StepLR, _partial_: true, step_size: 1, gamma: 0.9}")
+    lightning = ("callbacks.model_checkpoint._target_=lightning.pytorch.callbacks.ModelCheckpoint",
+                 "callbacks.last_checkpoint._target_=lightning.pytorch.callbacks.ModelCheckpoint",
+                 "~callbacks.model_checkpoint.write_every_seconds", "~callbacks.last_checkpoint.write_every_seconds")
+    train(compose_cfg(*common, run_dir=tmp_path / "buffered"))
+    train(compose_cfg(*common, *lightning, run_dir=tmp_path / "lightning"))
+    best = _load(tmp_path / "buffered" / "checkpoints" / "best.ckpt")
+    assert (best["epoch"] < epochs - 1) == best_before_last
+    for name in ("best", "last"):
+        buffered = _load(tmp_path / "buffered" / "checkpoints" / f"{name}.ckpt")
+        written = _load(tmp_path / "lightning" / "checkpoints" / f"{name}.ckpt")
+        # the callbacks' state keys name their class; their states are the same, paths relative to the run
+        states = [[_relative(state, run) for _, state in sorted((key.replace("Buffered", ""), state)
+                                                                for key, state in ck.pop("callbacks").items())]
+                  for ck, run in ((buffered, tmp_path / "buffered"), (written, tmp_path / "lightning"))]
+        _assert_same(*states)
+        _assert_same(buffered, written)

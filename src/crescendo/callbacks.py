@@ -5,11 +5,14 @@ from __future__ import annotations
 import math
 import time
 from typing import Any
-from weakref import proxy
+from weakref import WeakKeyDictionary
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.utilities.model_helpers import is_overridden
+
+from crescendo._lightning_private import CheckpointFileHooks, callbacks_state, current_hook, dump_checkpoint
 
 
 class BestEpochMetrics(Callback):
@@ -55,7 +58,7 @@ class BestEpochMetrics(Callback):
         self._judge_completed_epoch(trainer)
 
 
-class BufferedModelCheckpoint(ModelCheckpoint):
+class BufferedModelCheckpoint(CheckpointFileHooks):
     """ModelCheckpoint that holds small checkpoints in memory and writes them when it matters.
 
     A small model improves almost every epoch, and serialising each new best (and each epoch's
@@ -64,6 +67,10 @@ class BufferedModelCheckpoint(ModelCheckpoint):
     least every `write_every_seconds` during a long run, so a crash loses no more than that. A
     checkpoint larger than `buffer_max_bytes` (a big model) is written at once, as Lightning does.
     The files and their contents are exactly ModelCheckpoint's.
+
+    Best and last are usually saved in the same hook at the same step, where only the callbacks'
+    states differ between the two checkpoints: the second save reuses the first one's copy and takes
+    the callbacks' states anew (unless a callback or the module writes into checkpoints itself).
     """
 
     def __init__(self, *args: Any, write_every_seconds: float = 30.0, buffer_max_bytes: int = 64 * 2**20,
@@ -74,30 +81,34 @@ class BufferedModelCheckpoint(ModelCheckpoint):
         self._pending: dict[str, dict[str, Any]] = {}
         self._last_write = time.monotonic()
 
-    def _save_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
-        checkpoint = trainer._checkpoint_connector.dump_checkpoint(self.save_weights_only)
-        if _tensor_bytes(checkpoint) > self.buffer_max_bytes:
-            trainer.strategy.save_checkpoint(checkpoint, filepath)
-            trainer.strategy.barrier("BufferedModelCheckpoint._save_checkpoint")
+    def write_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
+        moment = (trainer.global_step, trainer.current_epoch, current_hook(trainer), self.save_weights_only)
+        shared = _same_moment_saves.get(trainer)
+        if shared is not None and shared[0] == moment and _reusable(trainer, self.save_weights_only):
+            self._pending[filepath] = {**shared[1], "callbacks": _snapshot(callbacks_state(trainer))}
         else:
-            self._pending[filepath] = _snapshot(checkpoint)  # training goes on mutating the live tensors
-        self._last_global_step_saved = trainer.global_step
-        self._last_checkpoint_saved = filepath
+            checkpoint = dump_checkpoint(trainer, self.save_weights_only)
+            if _model_and_optimizer_bytes(checkpoint) > self.buffer_max_bytes:
+                _same_moment_saves.pop(trainer, None)
+                trainer.strategy.save_checkpoint(checkpoint, filepath)
+                trainer.strategy.barrier("BufferedModelCheckpoint.write_checkpoint")
+            else:  # training goes on changing the live tensors and callback states: keep a copy of those
+                fresh = _fresh_sections(trainer)
+                copied = {key: value if key in fresh else _snapshot(value) for key, value in checkpoint.items()}
+                self._pending[filepath] = copied
+                _same_moment_saves[trainer] = (moment, copied)
         if time.monotonic() - self._last_write >= self.write_every_seconds:
             self.write_pending(trainer)
-        if trainer.is_global_zero:
-            for logger in trainer.loggers:
-                logger.after_save_checkpoint(proxy(self))
+
+    def delete_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
+        self._pending.pop(filepath, None)
+        super().delete_checkpoint(trainer, filepath)
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any, **kwargs: Any) -> None:
         # ModelCheckpoint checks its step and time triggers after every batch; without either
         # configured (our default) there is nothing to check, and this runs hundreds of times an epoch
-        if self._every_n_train_steps >= 1 or self._train_time_interval is not None:
+        if self.saves_on_train_steps:
             super().on_train_batch_end(trainer, pl_module, *args, **kwargs)
-
-    def _remove_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
-        self._pending.pop(filepath, None)
-        super()._remove_checkpoint(trainer, filepath)
 
     def write_pending(self, trainer: pl.Trainer) -> None:
         """Write every buffered checkpoint to its file."""
@@ -107,27 +118,54 @@ class BufferedModelCheckpoint(ModelCheckpoint):
         self._last_write = time.monotonic()
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_train_end(trainer, pl_module)
         self.write_pending(trainer)
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         # a pruned, diverged or interrupted run keeps the checkpoints it had earned
+        super().on_exception(trainer, pl_module, exception)  # saves one more only with save_on_exception=True
         self.write_pending(trainer)
 
 
-def _tensor_bytes(value: Any) -> int:
-    if isinstance(value, torch.Tensor):
-        return value.numel() * value.element_size()
-    if isinstance(value, dict):
-        return sum(_tensor_bytes(item) for item in value.values())
-    if isinstance(value, (list, tuple)):
-        return sum(_tensor_bytes(item) for item in value)
-    return 0
+#: per trainer, the moment (step, epoch, hook, weights_only) of the last buffered save and its copy
+_same_moment_saves: WeakKeyDictionary[pl.Trainer, tuple[tuple[Any, ...], dict[str, Any]]] = WeakKeyDictionary()
+
+
+def _reusable(trainer: pl.Trainer, weights_only: bool) -> bool:
+    """Whether a second save at the same moment may take the first one's copy with fresh callback
+    states: a full checkpoint, and no callback or module hook that writes into checkpoints."""
+    return not weights_only and not is_overridden("on_save_checkpoint", trainer.lightning_module) and not any(
+        is_overridden("on_save_checkpoint", callback, parent=Callback) for callback in trainer.callbacks)
+
+
+def _fresh_sections(trainer: pl.Trainer) -> frozenset[str]:
+    """Checkpoint sections every dump builds anew and nothing changes afterwards, so a buffered
+    checkpoint keeps them as they are (walking them cost more than the rest of a small save): the
+    loops' progress (Lightning builds it from its counters; tests/test_lightning_private.py checks)
+    and crescendo's data module state (fresh lists of floats from its frozen input transform)."""
+    from crescendo.data.array import ArrayRegressionDataModule
+
+    datamodule = trainer.datamodule
+    if isinstance(datamodule, ArrayRegressionDataModule) and \
+            type(datamodule).state_dict is ArrayRegressionDataModule.state_dict:
+        return frozenset(("loops", ArrayRegressionDataModule.__qualname__))
+    return frozenset(("loops",))
+
+
+def _model_and_optimizer_bytes(checkpoint: dict[str, Any]) -> int:
+    """The size of what makes a checkpoint big: the weights and the optimizer state."""
+    total = sum(t.numel() * t.element_size() for t in (checkpoint.get("state_dict") or {}).values()
+                if isinstance(t, torch.Tensor))
+    for optimizer in checkpoint.get("optimizer_states") or ():
+        for state in (optimizer.get("state") or {}).values():
+            total += sum(t.numel() * t.element_size() for t in state.values() if isinstance(t, torch.Tensor))
+    return total
 
 
 def _snapshot(value: Any) -> Any:
     """Copy containers and tensors (to the CPU); share every other leaf, which training never mutates."""
     if isinstance(value, torch.Tensor):
-        return value.detach().to("cpu", copy=True)
+        return value.detach().clone() if value.device.type == "cpu" else value.detach().to("cpu")
     if isinstance(value, dict):
         copied = {key: _snapshot(item) for key, item in value.items()}
         return copied if type(value) is dict else type(value)(copied)

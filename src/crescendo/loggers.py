@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from lightning.pytorch.loggers import CSVLogger
@@ -12,37 +13,64 @@ class EpochCSVLogger(CSVLogger):
     """A CSVLogger whose metrics.csv holds one row per epoch.
 
     Lightning logs an epoch's validation metrics and its training metrics in two calls at the same
-    step, which CSVLogger writes as two half-empty rows; here the second call is merged into the
-    first. Test metrics (logged after fit, at the last step) keep a row of their own. Lightning
-    saves after every call, so `save` holds the newest row back until the next call or `finalize`.
+    step, which CSVLogger writes as two half-empty rows. Here the newest row is held back until a call
+    that does not continue it arrives (another step or epoch, a key it already has, or a test metric),
+    and only then handed to CSVLogger — so neither Lightning's save after every call nor CSVLogger's own
+    flush every `flush_logs_every_n_steps` can write half a row. Test metrics (logged after fit, at
+    the last step) keep a row of their own; `finalize` hands over the held row.
+
+    Lightning calls `save` after every call, which reopened and appended to the file once an epoch
+    (~0.2 ms, a tenth of a small model's epoch); here the file is written at most every
+    `write_every_seconds`, and always at `finalize` (end of fit or test, and on any error).
     """
 
-    @rank_zero_only
-    def save(self) -> None:
-        held = self.experiment.metrics.pop() if self.experiment.metrics else None
-        super().save()
-        if held is not None:
-            self.experiment.metrics.append(held)
-
-    @rank_zero_only
-    def finalize(self, status: str) -> None:
-        if self._experiment is not None:
-            super().save()  # everything, the held-back row included
+    def __init__(self, *args: Any, write_every_seconds: float = 1.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.write_every_seconds = write_every_seconds
+        self._held: dict[str, Any] | None = None  # the newest row's metrics, "step" included
+        self._held_step: int | None = None
+        self._handed_over = False  # whether CSVLogger got a row (and so has a file to write)
+        self._last_write = time.monotonic()
 
     @rank_zero_only  # under DDP the other ranks hold a dummy experiment (and write nothing)
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
-        super().log_metrics(metrics, step)
-        rows = self.experiment.metrics
-        if len(rows) < 2:
+        if self._held is not None and _continues(self._held, self._held_step, metrics, step):
+            self._held.update(metrics)
             return
-        previous, latest = rows[-2], rows[-1]
-        shared = {"step", "epoch"}
-        new_keys = set(latest) - shared
-        if (
-            previous.get("step") == latest.get("step")
-            and previous.get("epoch") == latest.get("epoch")
-            and not new_keys & set(previous)
-            and not any(key.startswith("test/") for key in set(previous) | new_keys)
-        ):
-            previous.update(latest)
-            rows.pop()
+        self._release()
+        self._held, self._held_step = dict(metrics), step
+
+    @rank_zero_only
+    def save(self) -> None:
+        if time.monotonic() - self._last_write >= self.write_every_seconds:
+            self._write()
+
+    @rank_zero_only
+    def finalize(self, status: str) -> None:
+        self._release()
+        self._write()
+
+    def _write(self) -> None:
+        if self._handed_over:
+            super().save()
+        self._last_write = time.monotonic()
+
+    def _release(self) -> None:
+        """Hand the held row to CSVLogger (which writes it at the next `_write`)."""
+        if self._held is not None:
+            held, step = self._held, self._held_step
+            self._held = self._held_step = None
+            self._handed_over = True
+            super().log_metrics(held, step)
+
+
+def _continues(held: dict[str, Any], held_step: int | None, metrics: dict[str, Any], step: int | None) -> bool:
+    """Whether `metrics` belong on the held row: same step and epoch, no key twice, no test metric."""
+    keys = set(metrics) - {"epoch"}
+    return (
+        step is not None
+        and step == held_step
+        and metrics.get("epoch") == held.get("epoch")
+        and not keys & set(held)
+        and not any(key.startswith("test/") for key in keys | set(held))
+    )

@@ -11,6 +11,7 @@ import gc
 import logging
 import math
 import os
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -18,16 +19,15 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate as hydra_instantiate
 from lightning.fabric.utilities.exceptions import MisconfigurationException
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint, ProgressBar
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from omegaconf import DictConfig
-from optuna import TrialPruned
 
-from crescendo.batch_blocks import apply_batches_per_call, check_batches_per_call, resolve_batches_per_call
+from crescendo._lightning_private import entry_points_read_once
+from crescendo.batch_blocks import decide_batches_per_call
+from crescendo.build import build, build_callbacks, build_loggers, resolve_once
 from crescendo.callbacks import BestEpochMetrics
-from crescendo.errors import ConfigError, CrescendoError, NonFiniteLossError
+from crescendo.errors import ConfigError, NonFiniteLossError
 from crescendo.result import TrainResult
 from crescendo.run_dir import save_resolved_config, save_result
 
@@ -37,39 +37,41 @@ _LIGHTNING_LOGGERS = ("lightning.pytorch", "lightning.fabric", "lightning")
 
 
 def train(cfg: DictConfig) -> TrainResult:
-    """Fit the configured model on the configured data and write the run directory."""
+    """Fit the configured model on the configured data and write the run directory.
+
+    Returns the result with status "complete", or "pruned" when Optuna stopped the run (a result, with
+    the best value and checkpoint it had reached); a failure is recorded in result.json and raised.
+    """
     started = time.perf_counter()
     _freeze_long_lived_objects()
     run_dir = Path(cfg.paths.output_dir)
     quiet = bool(cfg.get("quiet", False))
     _quiet_lightning(quiet)
-    check_batches_per_call(cfg.get("batches_per_call", "auto"))  # before any data is read
+    cfg = resolve_once(cfg)  # every interpolation once, not at every read (see crescendo.build)
+    # decided from the config before any data is read or object built, and passed to both constructors
+    batches_per_call = decide_batches_per_call(cfg)
+    blocks = {"batches_per_call": batches_per_call} if batches_per_call > 1 else {}
     if cfg.get("seed") is not None:
         pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
 
-    datamodule = instantiate(cfg.data, _convert_="all")
+    datamodule = build(cfg.data, _convert_="all", **blocks)
     datamodule.setup("fit")  # every data check happens here, before any model exists
     monitor = _effective_monitor(cfg, datamodule)
     mode = str(cfg.get("mode", "min"))
     if mode not in ("min", "max"):
         raise ConfigError(f"mode: {mode!r} is not allowed; use mode=min or mode=max")
 
-    model = instantiate(
-        cfg.model,
-        input_dims=datamodule.input_dims,
-        output_dims=datamodule.output_dims,
-        monitor=monitor,
-    )
+    model = build(cfg.model, input_dims=datamodule.input_dims, output_dims=datamodule.output_dims,
+                  monitor=monitor, **blocks)
     best_epoch = BestEpochMetrics(monitor, mode)
     _set_cpu_threads(cfg.get("cpu_threads", "auto"), model, datamodule)
     callbacks = _build_callbacks(cfg, monitor, mode, quiet) + [best_epoch]
-    loggers = [instantiate(logger_cfg) for logger_cfg in (cfg.get("logger") or {}).values() if logger_cfg]
+    loggers = build_loggers(cfg)
     trainer_kwargs: dict[str, Any] = {"callbacks": callbacks, "logger": loggers or False}
     if quiet:
         trainer_kwargs.update(enable_progress_bar=False, enable_model_summary=False)
-    batches_per_call = resolve_batches_per_call(cfg.get("batches_per_call", "auto"), cfg.trainer, model, datamodule)
-    trainer: pl.Trainer = instantiate(cfg.trainer, **trainer_kwargs)
-    apply_batches_per_call(batches_per_call, model, datamodule)
+    with entry_points_read_once():
+        trainer: pl.Trainer = build(cfg.trainer, **trainer_kwargs)
 
     run_dir.mkdir(parents=True, exist_ok=True)
     save_resolved_config(cfg, run_dir)
@@ -94,12 +96,12 @@ def train(cfg: DictConfig) -> TrainResult:
     fit_started = time.perf_counter()
     try:
         trainer.fit(model, datamodule=datamodule)
-    except TrialPruned:
-        result.status = "pruned"
-        _read_best(result, trainer, best_epoch)  # what it had reached, and its checkpoint
-        _finish(result, trainer, best_epoch, fit_started, setup_seconds, started)
-        raise
     except Exception as error:  # recorded in result.json, then re-raised for the caller (the sweeper: FAIL)
+        if _is_pruned(error):  # a result, not a failure: what it had reached, and its checkpoint
+            result.status = "pruned"
+            _read_best(result, trainer, best_epoch)
+            _finish(result, trainer, best_epoch, fit_started, setup_seconds, started)
+            return result
         if isinstance(error, MisconfigurationException) and trainer.global_step == 0:
             # Lightning checks some trainer settings against the data only when fit starts (a limit
             # that rounds to no batch): a config error like ours — one message, no half-made run
@@ -126,6 +128,12 @@ def train(cfg: DictConfig) -> TrainResult:
     return result
 
 
+def _is_pruned(error: BaseException) -> bool:
+    """Whether Optuna stopped the run (`optuna.TrialPruned`); a plain run never imports Optuna for this."""
+    optuna = sys.modules.get("optuna")
+    return optuna is not None and isinstance(error, optuna.TrialPruned)
+
+
 def _discard_unstarted_run(run_dir: Path) -> None:
     """Remove what this run wrote before training began (its config, the loggers' first files)."""
     for name in ("config.yaml", "hparams.yaml", "metrics.csv", "result.json"):
@@ -150,21 +158,6 @@ def _freeze_long_lived_objects() -> None:
     if not _frozen:
         gc.freeze()
         _frozen = True
-
-
-def instantiate(node: Any, **kwargs: Any) -> Any:
-    """Hydra's instantiate, with config mistakes turned into one-line user errors.
-
-    Hydra wraps whatever a constructor raises; our own user errors are unwrapped, and a target that
-    cannot be found or called with those keys is reported as the config error it is.
-    """
-    try:
-        return hydra_instantiate(node, **kwargs)
-    except InstantiationException as error:
-        if isinstance(error.__cause__, CrescendoError):
-            raise error.__cause__ from None
-        message = " ".join(str(error).replace("set env var HYDRA_FULL_ERROR=1 to see chained exception.", "").split())
-        raise ConfigError(f"{message} — check the key's _target_ and arguments (cr --cfg job shows the config)") from None
 
 
 # below this many multiply-adds per training step (parameters × batch rows), a second CPU thread
@@ -214,19 +207,7 @@ def _effective_monitor(cfg: DictConfig, datamodule: Any) -> str:
 def _build_callbacks(cfg: DictConfig, monitor: str, mode: str, quiet: bool) -> list[Callback]:
     """Instantiate `cfg.callbacks` (null entries dropped); a search's pruning callback is one of them."""
     show_progress = not quiet and bool(cfg.trainer.get("enable_progress_bar", True))
-    callbacks: list[Callback] = []
-    for callback_cfg in (cfg.get("callbacks") or {}).values():
-        if not callback_cfg:
-            continue
-        # callbacks that watch the monitor follow the effective one (production mode changes it)
-        watches_monitor = callback_cfg.get("monitor") is not None
-        kwargs = {key: value for key, value in (("monitor", monitor), ("mode", mode))
-                  if watches_monitor and key in callback_cfg}
-        callback = instantiate(callback_cfg, **kwargs)
-        if isinstance(callback, ProgressBar) and not show_progress:
-            continue
-        callbacks.append(callback)
-    return callbacks
+    return build_callbacks(cfg, monitor, mode, show_progress)
 
 
 def _read_best(result: TrainResult, trainer: pl.Trainer, best_epoch: BestEpochMetrics) -> None:

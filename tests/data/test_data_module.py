@@ -215,6 +215,30 @@ def test_setup_is_idempotent(data_dir):
     assert dm._tensors["train"][0] is tensors
 
 
+def test_setup_reuses_the_last_prepared_data_until_a_file_or_setting_changes(data_dir):
+    import os
+
+    first = ArrayRegressionDataModule(data_dir=str(data_dir))
+    first.setup()
+    again = ArrayRegressionDataModule(data_dir=str(data_dir), batch_size=5)  # batch size is not data
+    again.setup()
+    assert again._tensors["train"][0] is first._tensors["train"][0] and again.effective_batch_size == 5
+    narrow = ArrayRegressionDataModule(data_dir=str(data_dir), feature_select="0:2")
+    narrow.setup()
+    assert narrow.input_dims == 2
+    # a file rewritten with other values (same size) is read again
+    path = data_dir / "X_train.npy"
+    stat = path.stat()
+    np.save(path, np.load(path) + 1.0)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    changed = ArrayRegressionDataModule(data_dir=str(data_dir))  # the same settings as `first`
+    changed.setup()
+    assert changed._tensors["train"][0] is not first._tensors["train"][0]
+    # the scaler was fit again: the shifted training inputs scale to the same values, the others 1/scale lower
+    assert torch.allclose(changed._tensors["train"][0], first._tensors["train"][0], atol=1e-5)
+    assert not torch.allclose(changed._tensors["val"][0], first._tensors["val"][0])
+
+
 def test_loaders_set_up_on_demand(data_dir):
     assert len(ArrayRegressionDataModule(data_dir=str(data_dir), batch_size=5).val_dataloader()) == 2
 

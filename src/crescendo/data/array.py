@@ -7,7 +7,6 @@ merge/split rows, fit the scaler on the training rows — so every data problem 
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import warnings
 from collections.abc import Mapping
@@ -18,10 +17,10 @@ import lightning as L
 import numpy as np
 import torch
 
-from crescendo.data.builtin import load_builtin
+from crescendo.batch_blocks import block_size
 from crescendo.data.loaders import BlockedBatches, MemberBatches, TensorBatches
-from crescendo.data.loading import Split, check_splits, load_array_dir
-from crescendo.data.splits import member_rows, parse_ensemble_split, parse_feature_select, select_columns
+from crescendo.data.prepare import prepare
+from crescendo.data.splits import parse_ensemble_split, parse_feature_select
 from crescendo.data.transform import InputTransform
 from crescendo.errors import ConfigError, DataError
 
@@ -60,6 +59,10 @@ class ArrayRegressionDataModule(L.LightningDataModule):
             the packaged config sets it from `model.n_members`), or None. It matters only with
             `ensemble_split` enabled: training batches are then `MemberBatches` — x (K, b, features),
             y (K, b, targets), member k's rows drawn from its own split.
+        batches_per_call: batches per Lightning step call; above 1 every loader yields `StepBlock`s of
+            that many batches (the same batches in the same order). `train()` passes the same value to the
+            model (see `crescendo.batch_blocks`). A loop setting, not a data setting: it is not saved
+            with the hyperparameters.
 
     Training batches are reshuffled every epoch with torch's global RNG (`seed_everything` repeats
     them) and a final batch of exactly one row is dropped (BatchNorm cannot train on it). Validation
@@ -80,6 +83,7 @@ class ArrayRegressionDataModule(L.LightningDataModule):
         ensemble_split: dict | None = None,
         num_workers: int = 0,
         n_members: int | None = None,
+        batches_per_call: int = 1,
     ) -> None:
         super().__init__()
         self.data_dir = None if data_dir is None else str(data_dir)
@@ -105,54 +109,38 @@ class ArrayRegressionDataModule(L.LightningDataModule):
         self.train_rows: np.ndarray | None = None
         #: With `n_members` and `ensemble_split`: member k's rows (indices into the training rows).
         self.member_train_rows: list[np.ndarray] | None = None
-        #: Batches per Lightning step call (`StepBlock`s when > 1). `train()` sets it together with the
-        #: model's manual optimization (see `crescendo.batch_blocks`); 1 = one batch per step.
-        self.batches_per_call = 1
+        self.batches_per_call = block_size(batches_per_call)
         self._transform: InputTransform | None = None
         self._tensors: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     # ---------------------------------------------------------------- setup
     def setup(self, stage: str | None = None) -> None:
-        """Load, validate and prepare every split (idempotent: later calls do nothing)."""
+        """Load, validate and prepare every split (idempotent: later calls do nothing).
+
+        The work is `crescendo.data.prepare.prepare`, which reuses the last result in this process when
+        the files (path, size, mtime) and the settings are the same — a search's trials share one.
+        """
         if self._tensors:
             return
         batch_size = _check_batch_size(self.batch_size)
         parse_feature_select(self.feature_select)  # syntax errors before reading any file
         ensemble = parse_ensemble_split(self.ensemble_split)
         n_members = _check_n_members(self.n_members, ensemble)
-        splits = self._load_splits()
-
-        raw_input_dims = splits["train"].x.shape[1]
-        columns = select_columns(self.feature_select, raw_input_dims)
-        if columns is not None:
-            splits = {name: Split(s.x[:, columns], s.y) for name, s in splits.items()}
-
-        x_train, y_train = splits["train"]
-        if self.production_mode:
-            x_train = np.concatenate([s.x for s in splits.values()])
-            y_train = np.concatenate([s.y for s in splits.values()])
-        self.train_rows = np.arange(len(x_train))
-        if ensemble is not None and n_members is not None:  # a batched ensemble: every member's split
-            self.member_train_rows = [member_rows(len(x_train), dataclasses.replace(ensemble, index=k))
-                                      for k in range(n_members)]
-        elif ensemble is not None:
-            self.train_rows = member_rows(len(x_train), ensemble)
-            x_train, y_train = x_train[self.train_rows], y_train[self.train_rows]
-
-        transform = InputTransform.fit(x_train, raw_input_dims, columns, self.normalize_inputs)
+        if self.builtin is not None and self.data_dir is not None:
+            warnings.warn(
+                f"data.builtin={self.builtin!r} is set, so data.data_dir={self.data_dir!r} is ignored — "
+                "use data=regression data.data_dir=DIR to train on your own arrays",
+                UserWarning, stacklevel=2,
+            )
+        prepared = prepare(None if self.builtin is not None else self.data_dir, self.builtin, self.feature_select,
+                           self.production_mode, ensemble, n_members, self.normalize_inputs)
         if self._transform is not None:  # load_state_dict came first
-            _check_same_inputs(data=transform, checkpoint=self._transform)
-        self._transform = transform
-        prepared = {"train": (x_train, y_train)}
-        prepared.update({name: (s.x, s.y) for name, s in splits.items() if name != "train"})
-        self._tensors = {
-            name: (_tensor(transform.scale_selected(x)), _tensor(y)) for name, (x, y) in prepared.items()
-        }
-
-        self.input_dims, self.output_dims = transform.input_dims, int(y_train.shape[1])
-        self.n_train = len(x_train)
-        self.n_val = len(splits["val"].x)
-        self.n_test = len(splits["test"].x) if "test" in splits else 0
+            _check_same_inputs(data=prepared.transform, checkpoint=self._transform)
+        self._transform = prepared.transform
+        self._tensors = dict(prepared.tensors)
+        self.train_rows, self.member_train_rows = prepared.train_rows, prepared.member_train_rows
+        self.input_dims, self.output_dims = prepared.transform.input_dims, prepared.output_dims
+        self.n_train, self.n_val, self.n_test = prepared.n_train, prepared.n_val, prepared.n_test
         self.effective_batch_size = batch_size
         if batch_size > self.n_train:
             self.effective_batch_size = self.n_train
@@ -164,18 +152,6 @@ class ArrayRegressionDataModule(L.LightningDataModule):
         log.info("data: %d train / %d val / %d test rows, %d inputs -> %d targets%s", self.n_train,
                  self.n_val, self.n_test, self.input_dims, self.output_dims,
                  " (production mode: val+test merged into train)" if self.production_mode else "")
-
-    def _load_splits(self) -> dict[str, Split]:
-        if self.builtin is not None and self.data_dir is not None:
-            warnings.warn(
-                f"data.builtin={self.builtin!r} is set, so data.data_dir={self.data_dir!r} is ignored — "
-                "use data=regression data.data_dir=DIR to train on your own arrays",
-                UserWarning, stacklevel=3,
-            )
-        if self.builtin is not None:
-            raw = load_builtin(self.builtin)
-            return check_splits(raw, label=lambda role, split: f"built-in {self.builtin} {role}_{split}")
-        return load_array_dir(self.data_dir)
 
     # ---------------------------------------------------------------- loaders
     def train_dataloader(self) -> TensorBatches | MemberBatches | BlockedBatches:
@@ -241,7 +217,9 @@ class ArrayRegressionDataModule(L.LightningDataModule):
         return self._transform.apply(x_raw)
 
     def state_dict(self) -> dict[str, Any]:
-        """The fitted input transform and dims; Lightning stores it in checkpoints under this class's name."""
+        """The fitted input transform and dims; Lightning stores it in checkpoints under this class's name.
+
+        Built anew at every call and never changed afterwards: `BufferedModelCheckpoint` keeps it uncopied."""
         if self._transform is None:
             return {}
         return {**self._transform.state_dict(), "input_dims": self.input_dims,
@@ -328,10 +306,6 @@ def _check_batch_size(batch_size: object) -> int:
     if not is_int or batch_size <= 0:
         raise ConfigError(f"data.batch_size: {batch_size!r} is not a positive int — set e.g. data.batch_size=64")
     return int(batch_size)
-
-
-def _tensor(array: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
 
 
 def _plain(value: Any) -> Any:

@@ -12,6 +12,8 @@ from typing import Any
 
 import torch
 
+from crescendo.batch_blocks import StepBlock
+
 
 class TensorBatches:
     """A re-iterable, sized loader yielding `(x[idx], y[idx])` batches.
@@ -100,18 +102,13 @@ class MemberBatches:
                    self.y.index_select(0, flat).view(k, b, *self.y.shape[1:]))
 
 
-class StepBlock(list):
-    """Consecutive batches handed to ONE Lightning step call; the module runs one optimizer step per
-    batch inside it (see `crescendo.batch_blocks`). A list subclass so the module can tell a block
-    from a plain ``(x, y)`` batch."""
-
-
 class BlockedBatches:
     """Groups another loader's batches into `StepBlock`s of up to `batches_per_call` batches.
 
     The batches, their order and the RNG draws are exactly the inner loader's, so training is the same
     math; Lightning just runs its per-step machinery (hooks, progress, fetching) once per block
-    instead of once per batch, which is most of its overhead on small models.
+    instead of once per batch, which is most of its overhead on small models (see
+    `crescendo.batch_blocks`).
     """
 
     def __init__(self, inner: Iterable[Any], batches_per_call: int) -> None:

@@ -17,14 +17,14 @@ value is then the mean over all rows of the epoch, independent of the batch size
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
 from typing import IO, Any
 
 import lightning as L
 import torch
 from torch import nn
 
-from crescendo.data.loaders import StepBlock
+from crescendo._lightning_private import HOOK_NAME_ATTRIBUTE
+from crescendo.batch_blocks import BlockSteps, StepBlock, batches_of, block_size
 from crescendo.errors import ConfigError, NonFiniteLossError
 
 __all__ = ["EpochLossModule", "check_model_args"]
@@ -78,25 +78,31 @@ class EpochLossModule(L.LightningModule):
     parameters; default ``Adam(lr=1e-3)``), ``scheduler`` (a partial called with the optimizer, or
     None; a ReduceLROnPlateau watches ``monitor``), ``monitor``.
 
+    ``batches_per_call`` (a constructor argument, not a hyperparameter): 1 = Lightning's automatic
+    optimization; K > 1 = the data module hands K batches per step call and the module trains them
+    under manual optimization, one optimizer step each (`crescendo.batch_blocks`). The model and the
+    data module get the same K from `train()`, decided from the config before either exists.
+
     Checkpoints pickle modules and partials held in the hyperparameters, so they load with
     ``weights_only=False``; `load_from_checkpoint` here defaults to that. Only load checkpoints you trust.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, batches_per_call: int = 1) -> None:
         super().__init__()
+        self.batches_per_call = block_size(batches_per_call)
+        self.automatic_optimization = self.batches_per_call == 1
+        #: what blocks need done by hand (steps, schedulers); None under automatic optimization
+        self._block_steps = None if self.automatic_optimization else BlockSteps()
         # Epoch accumulators (on-device loss sums and python row counts), reset at epoch start.
         self._sums: dict[str, torch.Tensor] = {}
         self._rows: dict[str, int] = {}
-        self._batches_this_epoch = 0  # optimizer steps so far this epoch (manual optimization)
-        self._plateau_steps_due: list[tuple[Any, Any]] = []  # (scheduler, metric) for the next epoch start
-        self._direct_steps = False  # manual steps straight on the torch optimizer (see on_train_start)
 
     # ----------------------------------------------------------------------------- loop speed
-    # Lightning sets `_current_fx_name` twice around every hook call (about 40 times a step);
+    # Lightning sets its hook-name attribute twice around every hook call (about 40 times a step);
     # nn.Module.__setattr__ runs Parameter/Module isinstance checks each time. It is a plain
     # string attribute, so store it directly.
     def __setattr__(self, name: str, value: Any) -> None:
-        if name == "_current_fx_name":
+        if name == HOOK_NAME_ATTRIBUTE:
             object.__setattr__(self, name, value)
         else:
             super().__setattr__(name, value)
@@ -106,6 +112,9 @@ class EpochLossModule(L.LightningModule):
         when already there); anything else goes through Lightning's generic collection walk."""
         if type(batch) in (tuple, list) and all(isinstance(t, torch.Tensor) for t in batch):
             return type(batch)(t.to(device, non_blocking=True) for t in batch)
+        if type(batch) is StepBlock and all(type(b) in (tuple, list) and all(isinstance(t, torch.Tensor) for t in b)
+                                            for b in batch):
+            return StepBlock(type(b)(t.to(device, non_blocking=True) for t in b) for b in batch)
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     # ----------------------------------------------------------------------------- epoch sums
@@ -148,29 +157,29 @@ class EpochLossModule(L.LightningModule):
             self.log(f"{stage}/loss", mean, on_step=False, on_epoch=True, prog_bar=False, batch_size=1)
 
     # ----------------------------------------------------------------------------- training
+    def on_train_start(self) -> None:
+        if self._block_steps is not None:
+            self._block_steps.on_train_start(self)
+
     def on_train_epoch_start(self) -> None:
         self._reset("train")
-        self._batches_this_epoch = 0
-        for scheduler, metric in self._plateau_steps_due:
-            self.lr_scheduler_step(scheduler, metric)
-        self._plateau_steps_due = []
+        if self._block_steps is not None:
+            self._block_steps.on_train_epoch_start(self)
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:
-        if self.automatic_optimization:
+        if self._block_steps is None:
             if isinstance(batch, StepBlock):
-                raise RuntimeError("a StepBlock needs manual optimization: use crescendo.batch_blocks.apply_batches_per_call")
+                raise RuntimeError("a StepBlock needs a module built with the same batches_per_call as the data module")
             return self._accumulate("train", batch)
-        batches = _batches(batch)
-        self._train_manually(batches, last_call=batch_idx + 1 == self.trainer.num_training_batches)
-        # loggers' x axis: Lightning counts one step per call; count the optimizer steps, as it does one batch a step
-        epoch_loop = self.trainer.fit_loop.epoch_loop
-        if len(batches) > 1 and hasattr(epoch_loop, "_batches_that_stepped"):
-            epoch_loop._batches_that_stepped += len(batches) - 1
+        self._block_steps.train(self, batch, batch_idx, self._train_loss)
         return None
 
-    # Lightning inspects training_step's signature every step to decide whether to pass
-    # batch_idx; a precomputed __signature__ turns that into an attribute lookup.
+    # Lightning inspects the step methods' signatures at every call to decide whether to pass
+    # batch_idx / dataloader_idx; a precomputed __signature__ turns that into an attribute lookup.
     training_step.__signature__ = inspect.signature(training_step)  # type: ignore[attr-defined]
+
+    def _train_loss(self, batch: Any) -> torch.Tensor:
+        return self._accumulate("train", batch)
 
     def on_train_epoch_end(self) -> None:
         mean = self._epoch_mean("train")
@@ -185,70 +194,18 @@ class EpochLossModule(L.LightningModule):
                 "(try a lower model.optimizer.lr, batch norm, or check the data for extreme values)"
             )
         self._log_epoch("train", mean)
-        if not self.automatic_optimization:
-            # Lightning steps plateau schedulers after the epoch-end checkpoints, which run after this
-            # hook: take the metric now, step at the next epoch's start (a resumed run skips it, as Lightning does)
-            self._plateau_steps_due = self._schedulers_due("epoch", self.current_epoch, plateau=True)
-
-    # ----------------------------------------------------------------------------- manual optimization
-    def _train_manually(self, batches: Sequence[Any], last_call: bool) -> None:
-        """One optimizer step per batch, as Lightning's automatic loop does it (forward, zero_grad,
-        backward, step), with its schedulers stepped where it would step them."""
-        optimizer = self.optimizers()
-        direct = self._direct_steps
-        for batch in batches:
-            loss = self._accumulate("train", batch)
-            if direct:  # what the calls below come to when no hook, precision or strategy adds anything
-                optimizer.optimizer.zero_grad()
-                loss.backward()
-                optimizer._on_before_step()  # the loop's step bookkeeping: global_step
-                optimizer.optimizer.step()
-                optimizer._on_after_step()
-            else:
-                optimizer.zero_grad()
-                self.manual_backward(loss)
-                optimizer.step()
-            self._step_schedulers("step", self._batches_this_epoch, plateau=False)
-            self._batches_this_epoch += 1
-        if last_call:  # non-plateau epoch schedulers step before the epoch's validation, as in Lightning
-            self._step_schedulers("epoch", self.current_epoch, plateau=False)
-
-    def on_train_start(self) -> None:
-        self._direct_steps = not self.automatic_optimization and _steps_need_no_lightning(self)
-
-    def _step_schedulers(self, interval: str, index: int, *, plateau: bool) -> None:
-        for scheduler, metric in self._schedulers_due(interval, index, plateau=plateau):
-            self.lr_scheduler_step(scheduler, metric)
-
-    def _schedulers_due(self, interval: str, index: int, *, plateau: bool) -> list[tuple[Any, Any]]:
-        """(scheduler, metric) pairs Lightning's `_update_learning_rates` would step now — it skips
-        them under manual optimization."""
-        due: list[tuple[Any, Any]] = []
-        for config in self.trainer.lr_scheduler_configs:
-            # under manual optimization Lightning keeps no monitor: a plateau scheduler watches `monitor`
-            is_plateau = isinstance(config.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
-            if config.interval != interval or is_plateau != plateau or (index + 1) % config.frequency:
-                continue
-            metric = None
-            if is_plateau:
-                monitor = config.monitor or self.hparams.get("monitor")
-                metric = self.trainer.callback_metrics.get(monitor)
-                if metric is None:
-                    raise ConfigError(
-                        f"model.scheduler: ReduceLROnPlateau watches {monitor!r}, which is not logged; "
-                        f"logged metrics: {sorted(self.trainer.callback_metrics)} — set monitor to one of them"
-                    )
-                metric = metric.clone() if isinstance(metric, torch.Tensor) else metric
-            due.append((config.scheduler, metric))
-        return due
+        if self._block_steps is not None:
+            self._block_steps.on_train_epoch_end(self)
 
     # ----------------------------------------------------------------------------- evaluation
     def on_validation_epoch_start(self) -> None:
         self._reset("val")
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
-        for item in _batches(batch):
+        for item in batches_of(batch):
             self._accumulate("val", item)
+
+    validation_step.__signature__ = inspect.signature(validation_step)  # type: ignore[attr-defined]
 
     def on_validation_epoch_end(self) -> None:
         self._log_epoch("val", self._epoch_mean("val"))
@@ -257,8 +214,10 @@ class EpochLossModule(L.LightningModule):
         self._reset("test")
 
     def test_step(self, batch: Any, batch_idx: int) -> None:
-        for item in _batches(batch):
+        for item in batches_of(batch):
             self._accumulate("test", item)
+
+    test_step.__signature__ = inspect.signature(test_step)  # type: ignore[attr-defined]
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test", self._epoch_mean("test"))
@@ -276,7 +235,7 @@ class EpochLossModule(L.LightningModule):
         scheduler = make_scheduler(optimizer)
         config: dict[str, Any] = {"scheduler": scheduler, "interval": "epoch", "frequency": 1}
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) and self.automatic_optimization:
-            config["monitor"] = self.hparams.monitor  # manual optimization: `_step_schedulers` uses it
+            config["monitor"] = self.hparams.monitor  # in blocks `BlockSteps` reads the monitor itself
         return {"optimizer": optimizer, "lr_scheduler": config}
 
     # ----------------------------------------------------------------------------- loading
@@ -301,32 +260,3 @@ class EpochLossModule(L.LightningModule):
             weights_only=weights_only,
             **kwargs,
         )
-
-
-def _batches(batch: Any) -> Sequence[Any]:
-    """The batches of one step call: a `StepBlock`'s, or the single batch itself."""
-    return batch if isinstance(batch, StepBlock) else (batch,)
-
-
-#: the hooks Lightning's manual_backward / LightningOptimizer.step call around backward and step
-_STEP_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step")
-
-
-def _steps_need_no_lightning(module: L.LightningModule) -> bool:
-    """True when `manual_backward` + `LightningOptimizer.step` would only call ``loss.backward()`` and
-    ``optimizer.step()``: full precision on one device, and no callback or module hook around them.
-    Their dispatch then costs ~60 µs an optimizer step (5% of a small MLP's fit) for nothing."""
-    from lightning.pytorch.plugins.precision import Precision
-    from lightning.pytorch.strategies import SingleDeviceStrategy
-    from lightning.pytorch.utilities.model_helpers import is_overridden
-
-    trainer = module.trainer
-    optimizer = module.optimizers()
-    if type(trainer.precision_plugin) is not Precision or type(trainer.strategy) is not SingleDeviceStrategy:
-        return False
-    if not all(hasattr(optimizer, name) for name in ("_on_before_step", "_on_after_step", "optimizer")):
-        return False  # a Lightning without the step bookkeeping this relies on
-    if any(is_overridden(name, module) for name in (*_STEP_HOOKS, "backward")):
-        return False
-    return not any(is_overridden(name, callback, parent=L.Callback)
-                   for callback in trainer.callbacks for name in _STEP_HOOKS)

@@ -75,8 +75,9 @@ class BatchedEnsemble(EpochLossModule):
         criterion: nn.Module | None = None,
         seed: int | None = None,
         monitor: str = "val/loss",
+        batches_per_call: int = 1,
     ) -> None:
-        super().__init__()
+        super().__init__(batches_per_call=batches_per_call)
         check_model_args(dropout, activation, last_activation, optimizer, scheduler, criterion, monitor)
         if isinstance(n_members, bool) or not isinstance(n_members, int) or n_members < 1:
             raise ConfigError(f"model.n_members: {n_members!r} is not an int >= 1 — set e.g. model.n_members=5")
@@ -84,7 +85,7 @@ class BatchedEnsemble(EpochLossModule):
         architecture = resolve_architecture(architecture, input_dims, output_dims, seed)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*is an instance of `nn.Module`")
-            self.save_hyperparameters(logger=False)
+            self.save_hyperparameters(ignore=["batches_per_call"], logger=False)
         self.n_members = int(n_members)
         self.hidden_widths: list[int] = list(architecture)
         self.net = BatchedDenseNetwork(

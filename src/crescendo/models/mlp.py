@@ -44,6 +44,8 @@ class MultilayerPerceptron(EpochLossModule):
         criterion: loss module returning the batch mean; default ``nn.MSELoss()``.
         seed: seeds the random architecture draw (None = a fresh draw).
         monitor: the metric ReduceLROnPlateau watches.
+        batches_per_call: batches per Lightning step call (1 = automatic optimization); see
+            `EpochLossModule`. Not a hyperparameter: checkpoints load with the default, 1.
 
     Checkpoints pickle the activation/criterion modules and the optimizer/scheduler partials, so
     they load with ``weights_only=False``; `load_from_checkpoint` here defaults to that.
@@ -65,8 +67,9 @@ class MultilayerPerceptron(EpochLossModule):
         criterion: nn.Module | None = None,
         seed: int | None = None,
         monitor: str = "val/loss",
+        batches_per_call: int = 1,
     ) -> None:
-        super().__init__()
+        super().__init__(batches_per_call=batches_per_call)
         _check_args(dropout, activation, last_activation, optimizer, scheduler, criterion, monitor)
         # Resolve first and save the RESOLVED widths as `architecture`, so that
         # load_from_checkpoint rebuilds this exact network even for a random architecture.
@@ -74,7 +77,7 @@ class MultilayerPerceptron(EpochLossModule):
         with warnings.catch_warnings():
             # activation/criterion modules are kept on purpose: they are needed to rebuild the net.
             warnings.filterwarnings("ignore", message=r".*is an instance of `nn.Module`")
-            self.save_hyperparameters(logger=False)
+            self.save_hyperparameters(ignore=["batches_per_call"], logger=False)
         self.hidden_widths: list[int] = list(architecture)
         self.net = DenseNetwork(
             input_dims,
