@@ -163,20 +163,27 @@ def _class_conflicts(key: str, node: Mapping[str, Any], check: Any) -> list[str]
     return [reason] if reason else []
 
 
-def _module_conflicts(cls: type) -> str | None:
-    from crescendo.models.base import EpochLossModule
+#: class attribute of the model and data classes that can take ``batches_per_call`` (crescendo's
+#: EpochLossModule and ArrayRegressionDataModule): checked here without importing them
+ACCEPTS_BLOCKS = "accepts_batches_per_call"
 
-    if not issubclass(cls, EpochLossModule):
+
+def _block_base(cls: type) -> type | None:
+    """The class in `cls`'s MRO that declares it accepts blocks (None: it does not)."""
+    return next((klass for klass in cls.__mro__ if vars(klass).get(ACCEPTS_BLOCKS)), None)
+
+
+def _module_conflicts(cls: type) -> str | None:
+    base = _block_base(cls)
+    if base is None or not issubclass(cls, pl.LightningModule):
         return f"model {cls.__name__} (blocks need a crescendo EpochLossModule)"
     hooks = [name for name in _MODULE_PER_STEP if is_overridden(name, cls, parent=pl.LightningModule)]
-    hooks += [name for name in _MODULE_BLOCK_METHODS if is_overridden(name, cls, parent=EpochLossModule)]
+    hooks += [name for name in _MODULE_BLOCK_METHODS if is_overridden(name, cls, parent=base)]
     return f"model {cls.__name__} overrides {', '.join(hooks)}" if hooks else None
 
 
 def _data_conflicts(cls: type) -> str | None:
-    from crescendo.data.array import ArrayRegressionDataModule
-
-    if not issubclass(cls, ArrayRegressionDataModule):
+    if _block_base(cls) is None:
         return f"data module {cls.__name__} (blocks need crescendo's ArrayRegressionDataModule)"
     return None
 

@@ -72,6 +72,9 @@ class ArrayRegressionDataModule(L.LightningDataModule):
     without a sync.
     """
 
+    #: it takes ``batches_per_call`` (read by crescendo.batch_blocks without importing this module)
+    accepts_batches_per_call = True
+
     def __init__(
         self,
         data_dir: str | None = None,

@@ -87,6 +87,9 @@ class EpochLossModule(L.LightningModule):
     ``weights_only=False``; `load_from_checkpoint` here defaults to that. Only load checkpoints you trust.
     """
 
+    #: it takes ``batches_per_call`` (read by crescendo.batch_blocks without importing this module)
+    accepts_batches_per_call = True
+
     def __init__(self, batches_per_call: int = 1) -> None:
         super().__init__()
         self.batches_per_call = block_size(batches_per_call)
