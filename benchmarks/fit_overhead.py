@@ -114,6 +114,67 @@ def plain_loop(directory: Path, widths: list[int], batch: int = BATCH, epochs: i
     return time.perf_counter() - started
 
 
+def lightning_loop(directory: Path, widths: list[int], batch: int = BATCH, epochs: int = EPOCHS,
+                   batch_norm: bool = False, sigmoid: bool = False) -> float:
+    """The floor of any Lightning loop: the plain loop's network, data and math in a bare LightningModule
+    (automatic optimization, `self.log` of the epoch losses, no checkpoints, logger, progress bar or
+    summary). What Lightning itself costs per epoch; crescendo adds its checkpoints and metrics.csv."""
+    import lightning.pytorch as pl
+
+    x = torch.from_numpy(np.load(directory / "X_train.npy"))
+    y = torch.from_numpy(np.load(directory / "Y_train.npy"))
+    xv = torch.from_numpy(np.load(directory / "X_val.npy"))
+    yv = torch.from_numpy(np.load(directory / "Y_val.npy"))
+    mean, std = x.mean(0), x.std(0, correction=0)
+    x, xv = (x - mean) / std, (xv - mean) / std
+    n_train, n_in, n_out = len(x), x.shape[1], y.shape[1]
+    used = n_train - 1 if batch > 1 and n_train > batch and n_train % batch == 1 else n_train
+    torch.manual_seed(0)
+    layers: list[torch.nn.Module] = []
+    for width_in, width_out in zip([n_in, *widths], widths):
+        layers += [torch.nn.Linear(width_in, width_out), *([torch.nn.BatchNorm1d(width_out)] if batch_norm else []),
+                   torch.nn.ReLU()]
+    layers += [torch.nn.Linear([n_in, *widths][-1], n_out), *([torch.nn.Sigmoid()] if sigmoid else [])]
+
+    class Shuffled:
+        def __len__(self) -> int:
+            return -(-used // batch)
+
+        def __iter__(self):
+            for index in torch.randperm(n_train)[:used].split(batch):
+                yield x[index], y[index]
+
+    class InOrder:
+        def __len__(self) -> int:
+            return -(-len(xv) // batch)
+
+        def __iter__(self):
+            for start in range(0, len(xv), batch):
+                yield xv[start:start + batch], yv[start:start + batch]
+
+    class Bare(pl.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = torch.nn.Sequential(*layers)
+
+        def training_step(self, step_batch, batch_idx):
+            loss = torch.nn.functional.mse_loss(self.net(step_batch[0]), step_batch[1])
+            self.log("train/loss", loss, on_step=False, on_epoch=True)
+            return loss
+
+        def validation_step(self, step_batch, batch_idx):
+            self.log("val/loss", torch.nn.functional.mse_loss(self.net(step_batch[0]), step_batch[1]), on_epoch=True)
+
+        def configure_optimizers(self):
+            return torch.optim.Adam(self.parameters(), lr=1e-3, fused=True)
+
+    trainer = pl.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
+    started = time.perf_counter()
+    trainer.fit(Bare(), Shuffled(), InOrder())
+    return time.perf_counter() - started
+
+
 def widths_of(architecture: int, n_in: int, n_out: int) -> list[int]:
     """crescendo's int architecture: N hidden widths ramping linearly from input to output (rounded)."""
     return [max(1, int(w)) for w in np.rint(np.linspace(n_in, n_out, architecture + 2)[1:-1])]
@@ -146,7 +207,7 @@ def config_overrides(config: Config) -> list[str]:
 
 
 def measure(config: Config, directory: Path, out: Path, repeats: int) -> dict:
-    fits, totals, setups, plains, classic, threads = [], [], [], [], [], set()
+    fits, totals, setups, plains, classic, bare, threads = [], [], [], [], [], [], set()
     widths: list[int] = []
     for repeat in range(repeats):
         fit, total, widths, setup = cr_fit(directory, out / f"{config.name}{repeat}", *config_overrides(config))
@@ -155,6 +216,7 @@ def measure(config: Config, directory: Path, out: Path, repeats: int) -> dict:
         totals.append(total)
         setups.append(setup)
         plains.append(plain_loop(directory, widths, config.batch, config.epochs, config.batch_norm, config.sigmoid))
+        bare.append(lightning_loop(directory, widths, config.batch, config.epochs, config.batch_norm, config.sigmoid))
         if config.name == "default":
             classic.append(cr_fit(directory, out / f"classic{repeat}", "batches_per_call=1")[0])
     assert widths == widths_of(config.architecture, N_FEATURES, N_TARGETS), "the plain loop's widths rule differs"
@@ -163,7 +225,7 @@ def measure(config: Config, directory: Path, out: Path, repeats: int) -> dict:
         "widths": widths, "threads": sorted(threads),
         "fit": median(fits), "total": median(totals), "plain": median(plains),
         "setup": median(setups) if not all(math.isnan(s) for s in setups) else math.nan,
-        "classic": median(classic) if classic else None,
+        "classic": median(classic) if classic else None, "bare": median(bare),
     }
 
 
@@ -179,6 +241,9 @@ def report(config: Config, r: dict, repeats: int, n_train: int) -> None:
     print(f"  framework cost          {cost_ms:7.2f} ms/epoch  (cr fit - plain) / epochs  (target <= {COST_TARGET_MS:g})")
     print(f"  set-up outside fit      {setup * 1000:7.1f} ms  (timings.setup_seconds; target <= {SETUP_TARGET_S * 1000:g})")
     print(f"  cr train() end to end   {total:7.3f} s   ratio {total / plain:.2f}  (data checks, checkpoints, test, result files)")
+    bare_ms = (r["bare"] - plain) / config.epochs * 1000
+    print(f"  floor: bare Lightning   {r['bare']:7.3f} s   ratio {r['bare'] / plain:.2f}  "
+          f"{bare_ms:.2f} ms/epoch over plain (a bare LightningModule: no checkpoints, logger or bar)")
     if r["classic"] is not None:
         print(f"  cr fit, one batch a step (batches_per_call=1, Lightning's usual loop)"
               f"  {r['classic']:7.3f} s   ratio {r['classic'] / plain:.2f}")

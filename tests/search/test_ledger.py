@@ -125,3 +125,24 @@ def test_outcomes_of_failures():
     assert data.state == TrialState.FAIL and data.abort == "no X_train.npy"
     crash = outcome_of(JobReturn(status=JobStatus.FAILED, _return_value=RuntimeError("boom\nmore")), None)
     assert crash.error == "RuntimeError: boom" and crash.abort is None and isinstance(crash.exception, RuntimeError)
+
+
+def test_a_trial_whose_worker_died_before_its_first_heartbeat_is_failed_and_retried(tmp_path):
+    """Optuna's stale rule needs a heartbeat; a trial asked by a worker killed before its first one has
+    none (and no `worker` attr): after the grace period the ledger fails it and queues its retry."""
+    import time
+
+    from crescendo.search.storage import open_storage
+
+    storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}", heartbeat_interval=1, grace_period=1, max_retry=1)
+    study = optuna.create_study(storage=storage, study_name="s")
+    orphan = study.ask(SPACE)  # what a worker killed right after ask leaves behind
+    ledger = Ledger(study, n_trials=2, grace_period=1)
+    ledger.fail_stale_trials()
+    assert ledger.trials()[0].state == TrialState.RUNNING  # not yet: it may still be starting
+    time.sleep(1.2)
+    ledger.fail_stale_trials()
+    trials = ledger.trials()
+    assert trials[0].state == TrialState.FAIL
+    assert [t.state for t in trials[1:]] == [TrialState.WAITING] and trials[1].params == orphan.params
+    assert ledger.counts().retried == 1  # the retry counts in its place

@@ -18,6 +18,8 @@ next worker that looks fails the trial and Optuna queues a retry with the same p
 
 from __future__ import annotations
 
+import copy
+import datetime
 import os
 import socket
 import time
@@ -143,9 +145,10 @@ def is_surplus(number: int, trials: Sequence["FrozenTrial"], n_trials: int) -> b
 class Ledger:
     """One worker's view of the study: ask for a trial that has a place, record how it ended."""
 
-    def __init__(self, study: optuna.Study, n_trials: int) -> None:
+    def __init__(self, study: optuna.Study, n_trials: int, grace_period: float | None = None) -> None:
         self.study = study
         self.n_trials = n_trials
+        self.grace_period = grace_period  # seconds without a heartbeat after which a trial is dead
         self.worker = worker_id()
 
     # ------------------------------------------------------------------ reading
@@ -165,13 +168,30 @@ class Ledger:
 
     # ------------------------------------------------------------------ asking
     def fail_stale_trials(self) -> None:
-        """Fail running trials whose heartbeat expired and queue their retries (Optuna's callback)."""
+        """Fail running trials whose worker died and queue their retries (Optuna's callback): those whose
+        heartbeat expired, and those asked by a worker that died before its first heartbeat (no
+        `worker` attr, started more than a grace period ago), which Optuna's rule never sees."""
         from optuna.storages._heartbeat import is_heartbeat_enabled
 
-        if is_heartbeat_enabled(self.study._storage):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                optuna.storages.fail_stale_trials(self.study)
+        storage = self.study._storage
+        if not is_heartbeat_enabled(storage):
+            return
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            optuna.storages.fail_stale_trials(self.study)
+            if self.grace_period is None:
+                return
+            cutoff = datetime.datetime.now() - datetime.timedelta(seconds=self.grace_period)
+            callback = storage.get_heartbeat_stale_trial_callback()
+            for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                if WORKER in trial.user_attrs or trial.datetime_start is None or trial.datetime_start > cutoff:
+                    continue
+                try:
+                    failed = storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+                except optuna.exceptions.UpdateFinishedTrialError:
+                    continue  # another worker got there first
+                if failed and callback is not None:
+                    callback(self.study, copy.deepcopy(storage.get_trial(trial._trial_id)))
 
     def next_trial(
         self,
@@ -224,13 +244,20 @@ class Ledger:
         `not_counted_below`: trials known not to count (they only become more): trial numbers are
         dense, so while `number - not_counted_below < n_trials` fewer than n_trials trials below it can
         hold a place, and the study need not be read again to know it is not surplus."""
-        from optuna.storages._heartbeat import get_heartbeat_thread
+        from optuna.storages._heartbeat import get_heartbeat_thread, is_heartbeat_enabled
 
         trial = self.study.ask(distributions)
-        beat = get_heartbeat_thread(trial._trial_id, self.study._storage)
+        storage = self.study._storage
+        try:
+            if is_heartbeat_enabled(storage):  # before the `worker` attr: a trial with one has a heartbeat
+                storage.record_heartbeat(trial._trial_id)
+            trial.set_user_attr(WORKER, self.worker)
+        except BaseException:  # stopped between ask and launch: the trial never ran
+            self.record_interrupted(trial)
+            raise
+        beat = get_heartbeat_thread(trial._trial_id, storage)
         beat.start()
         try:
-            trial.set_user_attr(WORKER, self.worker)
             if trial.number - not_counted_below < self.n_trials or not is_surplus(trial.number, self.trials(),
                                                                                  self.n_trials):
                 return trial, beat

@@ -75,6 +75,13 @@ class SearchPlan:
     preload: tuple[str, ...]
 
     # ------------------------------------------------------------------ what the plan makes
+    @property
+    def dead_after(self) -> float | None:
+        """Seconds without a heartbeat after which a running trial's worker counts as dead (None: never)."""
+        if self.heartbeat_interval is None:
+            return None
+        return float(self.grace_period or 2 * self.heartbeat_interval)
+
     def storage(self) -> Any:
         return open_storage(self.storage_url, self.heartbeat_interval, self.grace_period, self.max_retry)
 

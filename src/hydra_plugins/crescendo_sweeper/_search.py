@@ -40,7 +40,7 @@ def run_search(plan: SearchPlan, launcher: Any, config: DictConfig) -> optuna.St
     """Run the search of `plan` to `n_trials` finished trials. Raises ConfigError (before any trial),
     SearchAborted, SearchInterrupted."""
     study = open_study(plan)
-    ledger = Ledger(study, plan.n_trials)
+    ledger = Ledger(study, plan.n_trials, plan.dead_after)
     writer = ResultsWriter(sweep_dir=plan.sweep_dir, study_name=plan.study_name, storage=plan.storage_url,
                            directions=list(plan.directions), objectives=list(plan.objectives or []) or None,
                            param_names=[p.name for p in plan.space.params], n_trials=plan.n_trials)
@@ -158,7 +158,7 @@ def _in_workers(ledger: Ledger, plan: SearchPlan, launcher: Any, writer: Results
             study = optuna.load_study(study_name=plan.study_name, storage=plan.storage(),
                                       sampler=plan.make_sampler(seed_offset + index), pruner=plan.make_pruner())
             share_storage(plan.storage_url, study._storage)
-            run_trials(Ledger(study, plan.n_trials), plan, launcher, writer, queued_only=queued_only)
+            run_trials(Ledger(study, plan.n_trials, plan.dead_after), plan, launcher, writer, queued_only=queued_only)
         except (SearchStopped, KeyboardInterrupt):
             return INTERRUPTED_CODE
         except SearchAborted as aborted:
