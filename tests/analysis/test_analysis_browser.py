@@ -100,7 +100,7 @@ def _check_page(driver, url: str, heading: str, min_images: int) -> None:
     assert errors == [], errors
 
 
-def test_a_search_report_shows_every_image_and_its_run_links_open(search, copy_tree, browser, served, tmp_path):
+def test_a_search_report_shows_every_image_and_its_run_links_open(browser, served, search, copy_tree, tmp_path):
     copied = copy_tree(search.path)
     write_report(load(copied / "1"))  # run 1 has its own report; the others link to their directories
     write_report(load(copied))

@@ -15,9 +15,8 @@ from crescendo.analysis._html import escape, frame_table, key_value_table
 from crescendo.analysis.summary import ensemble_rows, member_values, run_rows, sweep_rows
 
 if TYPE_CHECKING:
-    from crescendo.analysis.ensemble import Ensemble
-    from crescendo.analysis.run import Run
-    from crescendo.analysis.sweep import Sweep
+    # the package's public names, for annotations only: Run/Sweep/Ensemble call this module lazily
+    from crescendo.analysis import Ensemble, Run, Sweep
 
 __all__ = ["ensemble_html", "run_html", "sweep_html"]
 

@@ -16,11 +16,12 @@ Both take float32 inputs ``x`` of shape (n, raw features) for any n.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 import warnings
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -31,7 +32,8 @@ from crescendo.analysis.ensemble import Ensemble
 from crescendo.analysis.run import Run
 from crescendo.errors import CrescendoError
 
-__all__ = ["FORMATS", "ONNX_INSTALL", "MembersModel", "RawInputModel", "check_format", "export_model", "raw_input_model"]
+__all__ = ["FORMATS", "ONNX_INSTALL", "MembersModel", "RawInputModel", "check_format", "export_model",
+           "raw_input_model"]
 
 FORMATS = {".pt2": "torch.export", ".onnx": "ONNX"}
 ONNX_INSTALL = "pip install 'crescendo[onnx]'"
@@ -52,7 +54,7 @@ class RawInputModel(nn.Module):
         self.register_buffer("columns", torch.tensor(columns or [], dtype=torch.long))
         self.register_buffer("mean", torch.tensor(mean or [], dtype=torch.float64))
         self.register_buffer("scale", torch.tensor(scale or [], dtype=torch.float64))
-        self.network = run.model("cpu")
+        self.network = copy.deepcopy(run.model("cpu"))  # moving this module leaves the run's model alone
         self.method = method
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

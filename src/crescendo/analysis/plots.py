@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from crescendo.analysis.run import Run
-    from crescendo.analysis.sweep import Sweep
+    # the package's public names, for annotations only: Run/Sweep/Ensemble call this module lazily
+    from crescendo.analysis import Run, Sweep
 
 __all__ = ["DPI", "NoPlot", "PlotWarning", "learning_curves", "member_curves", "optimization_history", "parallel_coordinates",
            "param_importances", "pareto_front", "slices"]

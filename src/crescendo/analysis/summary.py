@@ -15,9 +15,8 @@ from crescendo.errors import CrescendoError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from crescendo.analysis.ensemble import Ensemble
-    from crescendo.analysis.run import Run
-    from crescendo.analysis.sweep import Sweep
+    # the package's public names, for annotations only: Run/Sweep/Ensemble call this module lazily
+    from crescendo.analysis import Ensemble, Run, Sweep
 
 Rows = list[tuple[str, Any]]
 
