@@ -1,7 +1,9 @@
-"""Real results to analyse, built once per test session through the `cr` command.
+"""Real results to analyse, built once per test session.
 
-- `search`: a 4-trial Optuna search of tiny data (2 epochs, feature_select keeps 5 of 6 columns)
+- `search`: a 4-trial Optuna search of tiny data (2 epochs, feature_select keeps 5 of 6 columns,
+  inputs standardised), through the `cr` command
 - `kfold`: a 3-member KFold multirun (`cr -m 'seed=range(3)' data.ensemble_split...`)
+- `batched`: one `model=mlp_ensemble` run (3 members with batch norm, feature_select), through train()
 
 Tests must not modify these directories: copy them (`copy_tree`) to change anything.
 """
@@ -64,3 +66,22 @@ def copy_tree(tmp_path):
         return target
 
     return _copy
+
+
+@pytest.fixture(scope="session")
+def batched(tmp_path_factory) -> Results:
+    """One `model=mlp_ensemble` run: 3 members trained together; `path` is the run directory."""
+    from hydra import compose, initialize_config_module
+
+    from crescendo.train import train
+
+    root = tmp_path_factory.mktemp("batched")
+    data = write_arrays(root / "data", n_features=N_FEATURES, n_targets=N_TARGETS, rows=(24, 10, 0), seed=4)
+    with initialize_config_module("crescendo.conf", version_base="1.3"):
+        cfg = compose("train", overrides=[
+            f"paths.output_dir={root / 'run'}", "quiet=true", f"data.data_dir={data}", "model=mlp_ensemble",
+            "model.n_members=3", "trainer.max_epochs=2", "data.batch_size=8", "seed=0", "model.architecture=1",
+            "model.batch_norm=true", f"data.feature_select='{FEATURE_SELECT}'",
+        ])
+    train(cfg)
+    return Results(root, data, root / "run")

@@ -84,28 +84,14 @@ def test_ensemble_errors(members, kfold, copy_tree, tmp_path):
         Ensemble.from_multirun(empty)
 
 
-@pytest.fixture
-def batched_run(compose_cfg, tmp_path):
-    """One `model=mlp_ensemble` run: 3 members trained together (skipped until that model exists)."""
-    pytest.importorskip("crescendo.models.ensemble")
-    from crescendo.train import train
-    from helpers import write_arrays
-
-    data = write_arrays(tmp_path / "data", n_features=N_FEATURES, n_targets=N_TARGETS, rows=(24, 10, 0), seed=4)
-    cfg = compose_cfg(f"data.data_dir={data}", "model=mlp_ensemble", "model.n_members=3", "trainer.max_epochs=2",
-                      "data.batch_size=8", "seed=0", "model.architecture=1", run_dir=tmp_path / "run")
-    train(cfg)
-    return tmp_path / "run", np.load(data / "X_val.npy")
-
-
-def test_a_batched_ensemble_run_loads_as_an_ensemble(batched_run, tmp_path, monkeypatch, capsys):
+def test_a_batched_ensemble_run_loads_as_an_ensemble(batched, tmp_path, monkeypatch, capsys):
     import torch
 
     from analysis_helpers import assert_offline_html, assert_real_png
     from crescendo.analysis import write_report
     from crescendo.analysis.cli import predict_main
 
-    run_dir, x = batched_run
+    run_dir, x = batched.path, batched.x("val")
     ensemble = load(run_dir)
     assert isinstance(ensemble, Ensemble) and ensemble.path == run_dir.resolve()
     assert len(ensemble.runs) == 1 and ensemble.n_members == 3 and ensemble.runs[0].is_batched_ensemble

@@ -10,6 +10,8 @@
 - `Sweep` (`crescendo.analysis.sweep`): one search directory — study, trials, runs, best run, ensemble(k).
 - `Ensemble` (`crescendo.analysis.ensemble`): members predicting together — predict, predict_stats.
 - `write_report` (`crescendo.analysis.report`): report.html + PNG plots for any of the three.
+- `export_model`, `raw_input_model` (`crescendo.analysis.export`): the model with its feature selection
+  and input scaler built in, as a module or a .pt2 / .onnx file (imported on first use: torch).
 
 Only the standard library, NumPy and OmegaConf are imported here; torch, pandas, Optuna and
 matplotlib load when a model, a table, a study or a plot is first asked for.
@@ -21,4 +23,14 @@ from crescendo.analysis.report import write_report
 from crescendo.analysis.run import Run
 from crescendo.analysis.sweep import Sweep
 
-__all__ = ["Ensemble", "Run", "Sweep", "load", "write_report"]
+__all__ = ["Ensemble", "Run", "Sweep", "export_model", "load", "raw_input_model", "write_report"]
+
+_LAZY = {"export_model": "crescendo.analysis.export", "raw_input_model": "crescendo.analysis.export"}
+
+
+def __getattr__(name: str):  # PEP 562: torch is imported only when an export is asked for
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from crescendo.errors import CrescendoError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # what a run writes (crescendo.run_dir, crescendo.train)
 RESULT_FILE = "result.json"
@@ -84,6 +90,28 @@ def sweep_config(directory: Path) -> DictConfig | None:
     return None
 
 
+def read_metrics(run_dir: Path) -> pd.DataFrame:
+    """metrics.csv → one row per training epoch; rows holding only test metrics are left out."""
+    import pandas as pd
+
+    path = run_dir / METRICS_FILE
+    if not path.is_file():
+        raise CrescendoError(f"{run_dir}: has no {METRICS_FILE} (every logger crescendo ships keeps one)")
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError) as error:
+        raise CrescendoError(f"{path}: cannot be read as CSV ({error})") from None
+    values = [c for c in frame.columns if c not in ("epoch", "step") and not c.startswith("test/")]
+    if values:
+        frame = frame.dropna(subset=values, how="all")
+    if "epoch" in frame.columns and frame["epoch"].duplicated().any():
+        frame = frame.groupby("epoch", as_index=False, sort=True).first()
+    frame = frame.drop(columns=[c for c in frame.columns if c.startswith("test/") and frame[c].isna().all()])
+    if "epoch" in frame.columns:
+        frame["epoch"] = frame["epoch"].astype(int)
+    return frame.reset_index(drop=True)
+
+
 def natural_key(path: Path) -> list[Any]:
     """'2' before '10': Hydra numbers the jobs of a multirun 0, 1, 2, ..."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
@@ -99,3 +127,24 @@ def member_dirs(directory: Path) -> list[Path]:
 
 def hide_password(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@/]*@", r"\1***@", url)
+
+
+def atomic_write(path: Path, write: Callable[[str], None], option: str) -> None:
+    """`write(temporary path)` beside `path`, then rename it to `path`: an error or an interrupt
+    never leaves a half-written file under the name asked for. `option` names the flag in errors."""
+    temporary: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+        os.close(descriptor)
+        write(temporary)
+        mask = os.umask(0)  # mkstemp makes the file 0600: give it what open() would have
+        os.umask(mask)
+        os.chmod(temporary, 0o666 & ~mask)
+        os.replace(temporary, path)
+        temporary = None
+    except OSError as error:
+        raise CrescendoError(f"{option} {path}: cannot be written ({error.strerror or error})") from None
+    finally:
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)

@@ -21,6 +21,7 @@ from crescendo.errors import CrescendoError
 
 if TYPE_CHECKING:
     import torch
+    from matplotlib.figure import Figure
 
 __all__ = ["Ensemble"]
 
@@ -78,6 +79,20 @@ class Ensemble:
     def __repr__(self) -> str:
         where = f"{str(self.path)!r}, " if self.path else ""
         return f"Ensemble({where}runs={len(self.runs)})"
+
+    def _repr_html_(self) -> str | None:
+        """A notebook shows an ensemble as a small table of its members and their objectives."""
+        from crescendo.analysis.display import ensemble_html
+
+        return ensemble_html(self)
+
+    def plot_learning_curves(self, max_members: int = 10) -> Figure:
+        """Learning curves of the member runs (the first `max_members`)."""
+        from crescendo.analysis.plots import learning_curves
+
+        shown = self.runs[:max_members]
+        more = f" (first {len(shown)} of {len(self.runs)})" if len(shown) < len(self.runs) else ""
+        return learning_curves([(run.path.name, run) for run in shown], title=f"Learning curves of the members{more}")
 
     def __len__(self) -> int:
         """The number of runs (a batched-ensemble run counts once; see `n_members`)."""

@@ -1,92 +1,99 @@
-"""The report's figures, written as PNG files.
+"""The figures of runs and searches, as matplotlib Figures — the one implementation behind both
+`Run.plot_learning_curves` / `Sweep.plot_history` / ... in a notebook and the PNGs of `cr-report`.
 
-Learning curves are drawn with matplotlib's object API (no pyplot, so no global backend is touched);
-the search plots come from `optuna.visualization.matplotlib`, whose figures are closed once saved.
-A figure that cannot be drawn is never replaced by a placeholder image: the functions return the
-reason instead, and the report prints it where the plot would be.
+Learning curves are drawn with matplotlib's object API (no pyplot: nothing global is touched). The
+search plots are Optuna's own (`optuna.visualization.matplotlib`), drawn inside an rc_context so its
+ggplot style does not leak into the caller's session, then detached from pyplot so a notebook shows
+each figure once, as the returned value. Every axis names its metric.
+
+A figure that cannot be drawn raises `NoPlot` with the reason (the report prints it where the plot
+would be); problems with some of several runs are warnings, and the figure shows the others.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from crescendo.errors import CrescendoError
 
 if TYPE_CHECKING:
-    import optuna
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
-    from crescendo.analysis.run import Run
+    # the package's public names, for annotations only: Run/Sweep/Ensemble call this module lazily
+    from crescendo.analysis import Run, Sweep
 
-__all__ = ["Figure", "learning_curves", "member_curves", "optuna_figures"]
+__all__ = ["DPI", "NoPlot", "PlotWarning", "learning_curves", "member_curves", "optimization_history", "parallel_coordinates",
+           "param_importances", "pareto_front", "slices"]
 
-DPI = 100
-
-
-@dataclass
-class Figure:
-    """A plot written to `file` (a name inside the report directory), or the reason there is none."""
-
-    title: str
-    file: str | None = None
-    note: str | None = None
+#: resolution of the report's PNGs; the page shows them at its full width
+DPI = 150
+#: size (inches) of a one-axes figure; wide figures keep their width
+FIGSIZE = (9.0, 5.0)
 
 
-def _save(fig: Any, directory: Path, name: str) -> str:
-    fig.savefig(directory / name, dpi=DPI, bbox_inches="tight", facecolor="white")
-    return name
+class NoPlot(CrescendoError):
+    """Why a figure cannot be drawn (not enough trials, no metrics, ...)."""
 
 
-def learning_curves(runs: Sequence[tuple[str, Run]], directory: Path, name: str = "learning_curves.png",
-                    title: str = "Learning curves") -> Figure:
-    """Loss per epoch for each (label, run): validation solid, training dashed, best epoch starred."""
-    from matplotlib.figure import Figure as MplFigure
+class PlotWarning(UserWarning):
+    """Part of a figure is missing (one run of several has no metrics); the report shows it as a note."""
 
-    fig = MplFigure(figsize=(8, 4.8))
+
+# ---------------------------------------------------------------------- runs
+
+
+def learning_curves(runs: Sequence[tuple[str, Run]], title: str = "Learning curves") -> Figure:
+    """The logged losses per epoch of each (label, run): validation solid, training dashed, and a
+    star at the best epoch on the run's monitor (the kept checkpoint, the objective)."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    fig = Figure(figsize=FIGSIZE)
     ax = fig.add_subplot()
-    colors = [f"C{i}" for i in range(10)]
-    drawn, problems, values = 0, [], []
+    drawn, values, names, monitors, problems = 0, [], [], [], []
     for index, (label, run) in enumerate(runs):
         try:
             metrics = run.metrics
-        except Exception as error:  # noqa: BLE001 - a run without metrics.csv is reported, not fatal
+            if "epoch" not in metrics.columns:
+                raise CrescendoError(f"{run.path}: metrics.csv has no epoch column")
+        except CrescendoError as error:
             problems.append(f"{label}: {error}")
+            warnings.warn(problems[-1], PlotWarning, stacklevel=2)
             continue
-        if "epoch" not in metrics.columns:
-            problems.append(f"{label}: metrics.csv has no epoch column")
-            continue
-        color = colors[index % len(colors)]
-        columns = _main_columns(metrics, run.monitor)
-        for column in sorted(columns, key=lambda c: (not c.startswith("val/"), c)):
+        color = f"C{index % 10}"
+        for column in sorted(_main_columns(metrics, run.monitor), key=lambda c: (not c.startswith("val/"), c)):
             series = metrics[["epoch", column]].dropna()
             if series.empty:
                 continue
-            style = "-" if column.startswith("val/") else "--"
+            style = "--" if column.startswith("train/") else "-"
             ax.plot(series["epoch"], series[column], style, color=color, marker="o", markersize=3,
-                    label=f"{label} {column}")
+                    label=f"{label} {column}" if len(runs) > 1 else column)
             values.extend(float(v) for v in series[column])
+            if column not in names:
+                names.append(column)
             drawn += 1
         best_epoch, objective = run.result.get("best_epoch"), run.result.get("objective")
         if best_epoch is not None and objective is not None and math.isfinite(float(objective)):
-            ax.plot([best_epoch], [objective], "*", color=color, markersize=12, markeredgecolor="black")
+            ax.plot([best_epoch], [objective], "*", color=color, markersize=14, markeredgecolor="black")
+        if run.monitor not in monitors:
+            monitors.append(run.monitor)
     if not drawn:
-        return Figure(title, note="no learning curve to draw — " + ("; ".join(problems) or "no metrics were logged"))
+        raise NoPlot("no learning curve to draw — " + ("; ".join(problems) or "no metrics were logged"))
     finite = [v for v in values if math.isfinite(v)]
     if finite and min(finite) > 0 and max(finite) / min(finite) > 10:
         ax.set_yscale("log")
-    from matplotlib.ticker import MaxNLocator
-
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    ax.set_title(f"{title}\nsolid: validation, dashed: training, ★: best epoch", fontsize="medium")
+    ax.set_ylabel(", ".join(names))
+    ax.set_title(f"{title}\nsolid: validation, dashed: training, ★: best epoch on {', '.join(monitors)}")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    figure = Figure(title, file=_save(fig, directory, name))
-    if problems:
-        figure.note = "; ".join(problems)
-    return figure
+    fig.set_layout_engine("tight")
+    return fig
 
 
 def _main_columns(metrics: Any, monitor: str) -> list[str]:
@@ -96,100 +103,173 @@ def _main_columns(metrics: Any, monitor: str) -> list[str]:
     return main or logged
 
 
-def member_curves(run: Run, directory: Path, name: str = "member_curves.png") -> Figure | None:
-    """A batched-ensemble run's validation loss per member, and of the members' mean prediction;
-    None when the run logged no per-member losses."""
-    from matplotlib.figure import Figure as MplFigure
+def member_curves(run: Run) -> Figure:
+    """A batched-ensemble run's validation loss per member, and of the members' mean prediction."""
+    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    title = "Validation loss per member"
-    try:
-        metrics = run.metrics
-    except Exception:  # noqa: BLE001 - reported by the main learning curves already
-        return None
+    metrics = run.metrics
     members = sorted((c for c in metrics.columns if c.startswith("val/loss_member_")),
                      key=lambda c: int(c.rsplit("_", 1)[1]) if c.rsplit("_", 1)[1].isdigit() else 0)
     if not members or "epoch" not in metrics.columns:
-        return None
-    fig = MplFigure(figsize=(8, 4.8))
+        raise NoPlot(f"{run.path}: logged no per-member losses (val/loss_member_k) — not a batched ensemble")
+    fig = Figure(figsize=FIGSIZE)
     ax = fig.add_subplot()
     for column in members:
         series = metrics[["epoch", column]].dropna()
         ax.plot(series["epoch"], series[column], "-", linewidth=1, alpha=0.7, marker="o", markersize=2,
-                label=column.removeprefix("val/"))
-    for column, style in (("val/loss", "k--"), ("val/loss_of_mean", "k-")):
+                label=column)
+    for column, style, meaning in (("val/loss", "k--", "members' mean loss"),
+                                   ("val/loss_of_mean", "k-", "loss of the mean prediction")):
         if column in metrics.columns:
             series = metrics[["epoch", column]].dropna()
-            ax.plot(series["epoch"], series[column], style, linewidth=2, label=column.removeprefix("val/") + (
-                " (members' mean loss)" if column == "val/loss" else " (loss of the mean prediction)"))
+            ax.plot(series["epoch"], series[column], style, linewidth=2, label=f"{column} ({meaning})")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
-    ax.set_ylabel("validation loss")
-    ax.set_title(title, fontsize="medium")
+    ax.set_ylabel("val/loss per member")
+    ax.set_title("Validation loss per member")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return Figure(title, file=_save(fig, directory, name))
+    fig.set_layout_engine("tight")
+    return fig
 
 
-def optuna_figures(study: optuna.Study, directory: Path, objective_names: Sequence[str]) -> list[Figure]:
-    """Optimisation history, parameter importances, parallel coordinates and slice plots."""
-    import matplotlib
+# ---------------------------------------------------------------------- searches
+
+
+def optimization_history(sweep: Sweep) -> Figure:
+    """Optuna's history of the (first) objective, with pruned trials added at their last reported
+    value (×), which Optuna's plot leaves out."""
     from optuna.trial import TrialState
-
-    complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
-    params: list[str] = []
-    for trial in complete:
-        params.extend(p for p in trial.params if p not in params)
-    multi = len(study.directions) > 1
-    target: Callable[[Any], float] | None = (lambda t: t.values[0]) if multi else None
-    target_name = objective_names[0] if objective_names else "Objective Value"
-    kwargs = {"target": target, "target_name": target_name}
-    for_first = f" (first objective, {target_name})" if multi else ""
-
     from optuna.visualization import matplotlib as ovm
 
-    def draw(title: str, name: str, make: Callable[[], Any], reason: str | None) -> Figure:
-        if reason:
-            return Figure(title, note=reason)
-        import matplotlib.pyplot as plt
+    study, name, target = _target(sweep)
+    pruned = [(t.number, _last_value(t)) for t in study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))]
+    pruned = [(number, value) for number, value in pruned if value is not None and math.isfinite(value)]
+    if not _complete(study) and not pruned:
+        raise NoPlot("no complete or pruned trial yet — nothing to plot")
 
-        before = set(plt.get_fignums())
-        try:  # rc_context: Optuna's plt.style.use("ggplot") must not leak into the caller's session
-            with matplotlib.rc_context(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # ExperimentalWarning, layout chatter
-                try:
-                    axes = make()
-                except Exception as error:  # noqa: BLE001 - say why in the report
-                    return Figure(title, note=f"could not be drawn: {type(error).__name__}: {error}")
-                first = axes.ravel()[0] if hasattr(axes, "ravel") else axes
-                return Figure(title, file=_save(first.figure, directory, name))
-        finally:  # every figure Optuna opened here, saved or not
-            for number in set(plt.get_fignums()) - before:
-                plt.close(number)
+    def add_pruned(ax: Axes) -> None:
+        from matplotlib.ticker import MaxNLocator
 
-    none_complete = None if complete else "no complete trial yet — nothing to plot"
-    figures = [
-        draw("Optimisation history" + for_first, "optimization_history.png",
-             lambda: ovm.plot_optimization_history(study, **kwargs), none_complete),
-        draw("Parameter importances" + for_first, "param_importances.png",
-             lambda: ovm.plot_param_importances(study, **kwargs), _importance_reason(len(complete), params)),
-        draw("Parallel coordinates" + for_first, "parallel_coordinate.png",
-             lambda: ovm.plot_parallel_coordinate(study, **kwargs), none_complete),
-        draw("Slice plots" + for_first, "slice.png",
-             lambda: ovm.plot_slice(study, **kwargs), none_complete),
-    ]
-    if multi and len(study.directions) in (2, 3) and complete:
-        figures.append(draw("Pareto front", "pareto_front.png",
-                            lambda: ovm.plot_pareto_front(study, target_names=list(objective_names)), None))
-    return figures
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # trial numbers
+        if pruned:
+            ax.scatter([n for n, _ in pruned], [v for _, v in pruned], marker="x", s=45, color="#7f7f7f",
+                       zorder=3, label=f"pruned ({name} at its last epoch)")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0))
+
+    return _optuna(lambda: ovm.plot_optimization_history(study, target=target, target_name=name), add_pruned)
 
 
-def _importance_reason(n_complete: int, params: list[str]) -> str | None:
-    if n_complete < 2:
-        return (f"not computed: parameter importances need at least 2 complete trials, "
-                f"the search has {n_complete}")
+def param_importances(sweep: Sweep) -> Figure:
+    """Optuna's parameter importances (fANOVA) for the (first) objective."""
+    from optuna.visualization import matplotlib as ovm
+
+    study, name, target = _target(sweep)
+    complete = _complete(study)
+    params = _params(complete)
+    if len(complete) < 2:
+        raise NoPlot(f"not computed: parameter importances need at least 2 complete trials, "
+                     f"the search has {len(complete)}")
     if len(params) < 2:
         searched = f" ({params[0]})" if params else ""
-        return (f"not computed: only one parameter was searched{searched}, so its importance is 1 "
-                "by definition — search two or more keys to compare them")
+        raise NoPlot(f"not computed: only one parameter was searched{searched}, so its importance is 1 "
+                     "by definition — search two or more keys to compare them")
+
+    def label(ax: Axes) -> None:
+        ax.set_xlabel(f"importance for {name}")
+
+    return _optuna(lambda: ovm.plot_param_importances(study, target=target, target_name=name), label)
+
+
+def parallel_coordinates(sweep: Sweep) -> Figure:
+    """Optuna's parallel coordinates of the complete trials, coloured by the (first) objective."""
+    from optuna.visualization import matplotlib as ovm
+
+    study, name, target = _target(sweep)
+    _need_complete(study)
+    return _optuna(lambda: ovm.plot_parallel_coordinate(study, target=target, target_name=name))
+
+
+def slices(sweep: Sweep) -> Figure:
+    """Optuna's slice plots: the (first) objective against each searched parameter."""
+    from optuna.visualization import matplotlib as ovm
+
+    study, name, target = _target(sweep)
+    _need_complete(study)
+    return _optuna(lambda: ovm.plot_slice(study, target=target, target_name=name))
+
+
+def pareto_front(sweep: Sweep) -> Figure:
+    """Optuna's Pareto front of a search with 2 or 3 objectives."""
+    from optuna.visualization import matplotlib as ovm
+
+    study = sweep.study
+    if len(study.directions) not in (2, 3):
+        raise NoPlot(f"a Pareto front needs 2 or 3 objectives, the search has {len(study.directions)}")
+    _need_complete(study)
+    return _optuna(lambda: ovm.plot_pareto_front(study, target_names=sweep.metric_names))
+
+
+def _target(sweep: Sweep) -> tuple[Any, str, Callable[[Any], float] | None]:
+    """The study, the plotted metric's name, and Optuna's `target` (the first of several objectives)."""
+    study = sweep.study
+    names = sweep.metric_names
+    if len(study.directions) > 1:
+        return study, f"{names[0]} (first objective)", lambda trial: trial.values[0]
+    return study, names[0], None
+
+
+def _complete(study: Any) -> list[Any]:
+    from optuna.trial import TrialState
+
+    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+
+
+def _need_complete(study: Any) -> None:
+    if not _complete(study):
+        raise NoPlot("no complete trial yet — nothing to plot")
+
+
+def _params(trials: Sequence[Any]) -> list[str]:
+    names: list[str] = []
+    for trial in trials:
+        names.extend(p for p in trial.params if p not in names)
+    return names
+
+
+def _last_value(trial: Any) -> float | None:
+    """A pruned trial's value: Optuna records its last intermediate value (if it reported one)."""
+    if trial.values:
+        return float(trial.values[0])
+    if trial.intermediate_values:
+        return float(trial.intermediate_values[max(trial.intermediate_values)])
     return None
+
+
+def _optuna(make: Callable[[], Any], finish: Callable[[Axes], None] | None = None) -> Figure:
+    """Run one of Optuna's matplotlib plots without touching the caller's pyplot state; return its
+    figure sized for a full-width page, closed in pyplot (shown once in a notebook, as the value)."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    before = set(plt.get_fignums())
+    try:
+        with matplotlib.rc_context(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ExperimentalWarning, layout chatter
+            try:
+                axes = make()
+            except CrescendoError:
+                raise
+            except Exception as error:  # noqa: BLE001 - said where the figure would be
+                raise NoPlot(f"could not be drawn: {type(error).__name__}: {error}") from error
+            ax = axes.ravel()[0] if hasattr(axes, "ravel") else axes
+            if finish is not None:
+                finish(ax)
+            fig = ax.figure
+            width, height = fig.get_size_inches()
+            fig.set_size_inches(max(width, FIGSIZE[0]), max(height, FIGSIZE[1]))
+            return fig
+    finally:  # every figure Optuna opened here leaves pyplot's registry; the returned one lives on
+        for number in set(plt.get_fignums()) - before:
+            plt.close(number)

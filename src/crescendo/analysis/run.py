@@ -18,10 +18,10 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from crescendo.analysis._files import (
     BEST_CHECKPOINT,
     CONFIG_FILE,
-    METRICS_FILE,
     RESULT_FILE,
     read_config,
     read_json,
+    read_metrics,
     select,
 )
 from crescendo.errors import CrescendoError, DataError
@@ -29,6 +29,7 @@ from crescendo.errors import CrescendoError, DataError
 if TYPE_CHECKING:
     import pandas as pd
     import torch
+    from matplotlib.figure import Figure
 
     from crescendo.data import ArrayRegressionDataModule
 
@@ -61,6 +62,19 @@ class Run:
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, status={self.status!r}, objective={self.objective:.6g})"
+
+    def _repr_html_(self) -> str | None:
+        """A notebook shows a run as a small table: status, objective, best epoch, dims, run dir."""
+        from crescendo.analysis.display import run_html
+
+        return run_html(self)
+
+    def plot_learning_curves(self) -> Figure:
+        """Losses per epoch (validation solid, training dashed, ★ the best epoch): a matplotlib Figure,
+        the one cr-report saves."""
+        from crescendo.analysis.plots import learning_curves
+
+        return learning_curves([(self.path.name, self)], title=f"Learning curves of run {self.path.name}")
 
     # ------------------------------------------------------------------ what the run wrote
     @property
@@ -258,28 +272,6 @@ class Run:
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def read_metrics(run_dir: Path) -> pd.DataFrame:
-    """metrics.csv → one row per training epoch; rows holding only test metrics are left out."""
-    import pandas as pd
-
-    path = run_dir / METRICS_FILE
-    if not path.is_file():
-        raise CrescendoError(f"{run_dir}: has no {METRICS_FILE} (every logger crescendo ships keeps one)")
-    try:
-        frame = pd.read_csv(path)
-    except (OSError, ValueError) as error:
-        raise CrescendoError(f"{path}: cannot be read as CSV ({error})") from None
-    values = [c for c in frame.columns if c not in ("epoch", "step") and not c.startswith("test/")]
-    if values:
-        frame = frame.dropna(subset=values, how="all")
-    if "epoch" in frame.columns and frame["epoch"].duplicated().any():
-        frame = frame.groupby("epoch", as_index=False, sort=True).first()
-    frame = frame.drop(columns=[c for c in frame.columns if c.startswith("test/") and frame[c].isna().all()])
-    if "epoch" in frame.columns:
-        frame["epoch"] = frame["epoch"].astype(int)
-    return frame.reset_index(drop=True)
 
 
 def _model_class(run: Run) -> type:

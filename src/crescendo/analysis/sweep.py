@@ -18,11 +18,11 @@ from crescendo.analysis._files import (
     RESULTS_FILE,
     STUDY_FILE,
     TRIALS_FILE,
-    hide_password,
     read_yaml,
     select,
     sweep_config,
 )
+from crescendo.analysis._study import load_study
 from crescendo.analysis.ensemble import Ensemble
 from crescendo.analysis.run import Run
 from crescendo.errors import CrescendoError
@@ -30,6 +30,7 @@ from crescendo.errors import CrescendoError
 if TYPE_CHECKING:
     import optuna
     import pandas as pd
+    from matplotlib.figure import Figure
     from optuna.trial import FrozenTrial
 
 __all__ = ["Sweep"]
@@ -69,6 +70,12 @@ class Sweep:
     def __repr__(self) -> str:
         return f"Sweep({str(self.path)!r}, study={self.study_name!r})"
 
+    def _repr_html_(self) -> str | None:
+        """A notebook shows a search as a small table: trials by state, the best value, params and run."""
+        from crescendo.analysis.display import sweep_html
+
+        return sweep_html(self)
+
     # ------------------------------------------------------------------ the study
     def _configured(self, key: str) -> Any:
         value = select(self._config, f"hydra.sweeper.{key}")
@@ -103,7 +110,7 @@ class Sweep:
     def study(self) -> optuna.Study:
         """The `optuna.Study`, loaded from its storage on first access."""
         if self._study is None:
-            self._study = _load_study(self.path, self.storage, self.study_name)
+            self._study = load_study(self.path, self.storage, self.study_name)
         return self._study
 
     @property
@@ -116,6 +123,24 @@ class Sweep:
         """The direction of a single-objective search."""
         self._single("direction")
         return self.directions[0]
+
+    @property
+    def metric_names(self) -> list[str]:
+        """The name of each objective: the study's metric names if the sweeper set them, else
+        hydra.sweeper.objectives, else (one objective) the runs' `monitor`, e.g. ``["val/loss"]``."""
+        count = len(self.study.directions)
+        named = self.study.metric_names
+        if named and len(named) == count:
+            return [str(name) for name in named]
+        objectives = self.summary.get("objectives") or self._configured("objectives")
+        if isinstance(objectives, (list, tuple)) and len(objectives) == count:
+            return [str(name) for name in objectives]
+        if count > 1:
+            return [f"objective {i}" for i in range(count)]
+        monitor = select(self._config, "monitor")
+        if not monitor:
+            monitor = next((run.result.get("monitor") for run in self.runs[:1]), None)
+        return [str(monitor) if monitor else "objective"]
 
     def _single(self, what: str) -> None:
         if len(self.study.directions) > 1:
@@ -285,33 +310,35 @@ class Sweep:
         """An `Ensemble` of the `k` best complete runs (best first)."""
         return Ensemble(self.best_runs(k), path=self.path)
 
+    # ------------------------------------------------------------------ figures (the ones cr-report saves;
+    # parallel coordinates and slices: crescendo.analysis.plots.parallel_coordinates(sweep) / slices(sweep))
+    def plot_history(self) -> Figure:
+        """Optuna's optimisation history of the objective, pruned trials marked (×)."""
+        from crescendo.analysis.plots import optimization_history
 
-def _load_study(directory: Path, storage: str, study_name: str | None) -> optuna.Study:
-    import optuna
+        return optimization_history(self)
 
-    shown = hide_password(storage)
-    if storage.startswith("sqlite:///"):
-        database = Path(storage[len("sqlite:///"):])
-        if not database.is_absolute():
-            database = directory / database if (directory / database).is_file() else database
-        if not database.is_file():  # optuna would create an empty database here
-            raise CrescendoError(f"{directory}: the study's database {database} does not exist")
-        storage = f"sqlite:///{database}"
-    try:
-        names = optuna.study.get_all_study_names(storage=storage)
-    except Exception as error:  # noqa: BLE001 - any storage backend's connection error
-        raise CrescendoError(
-            f"{directory}: cannot open the study storage {shown} ({type(error).__name__}: "
-            f"{str(error).splitlines()[0] if str(error) else ''})"
-        ) from None
-    if study_name is None or study_name not in names:
-        if len(names) == 1 and study_name is None:
-            study_name = names[0]
-        else:
-            raise CrescendoError(
-                f"{directory}: the storage {shown} has no study {study_name!r} — it holds "
-                f"{', '.join(map(repr, names)) or 'no study'}"
-            )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
-        return optuna.load_study(study_name=study_name, storage=storage)
+    def plot_importances(self) -> Figure:
+        """Optuna's parameter importances; raises `NoPlot` saying why when they cannot be computed."""
+        from crescendo.analysis.plots import param_importances
+
+        return param_importances(self)
+
+    def plot_learning_curves(self, k: int = 5) -> Figure:
+        """Learning curves of the `k` best complete runs (fewer if the search has fewer)."""
+        from crescendo.analysis.plots import NoPlot, learning_curves
+
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise CrescendoError(f"k={k!r}: must be a whole number ≥ 1")
+        if len(self.study.directions) > 1:
+            raise NoPlot("not drawn: several objectives, so no single ranking of the runs")
+        labelled = []
+        for trial in self.ranked_trials():
+            run_dir = self._run_dir(trial)
+            if run_dir is not None:
+                labelled.append((f"#{trial.number}", self._run_at(run_dir)))
+            if len(labelled) == k:
+                break
+        if not labelled:
+            raise NoPlot("not drawn: no complete trial with a run directory")
+        return learning_curves(labelled, title=f"Learning curves of the {len(labelled)} best runs")
