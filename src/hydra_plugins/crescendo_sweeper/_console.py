@@ -6,7 +6,7 @@ import math
 from typing import TYPE_CHECKING, Any, Sequence
 
 from crescendo.search.storage import JOURNAL_SCHEME, hide_password
-from hydra_plugins.crescendo_sweeper._ledger import ERROR, SURPLUS, Counts
+from hydra_plugins.crescendo_sweeper._counts import ERROR, SURPLUS, Counts
 from hydra_plugins.crescendo_sweeper._results import RESULTS_FILE, TRIALS_FILE, ResultsWriter, trial_seconds
 from hydra_plugins.crescendo_sweeper._space import describe
 

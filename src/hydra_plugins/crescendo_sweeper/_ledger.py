@@ -31,20 +31,24 @@ import optuna
 from optuna.trial import TrialState
 
 from crescendo.search.storage import refresh
+from hydra_plugins.crescendo_sweeper._counts import (  # noqa: F401 - the ledger's vocabulary, re-exported
+    CHECKPOINT,
+    ERROR,
+    INTERRUPTED,
+    METRICS,
+    RETRY_HISTORY,
+    RUN_DIR,
+    SURPLUS,
+    WORKER,
+    Counts,
+    is_surplus,
+    not_counted,
+    retried_numbers,
+    surplus_count,
+)
 
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
-
-# user attrs set on every trial
-RUN_DIR = "run_dir"
-CHECKPOINT = "best_checkpoint"
-ERROR = "error"
-METRICS = "metrics"
-INTERRUPTED = "interrupted"
-WORKER = "worker"  # host:pid of the process that ran the trial
-SURPLUS = "surplus"  # asked after the study was full (several workers at its end): never run, not counted
-# system attr Optuna's RetryHeartbeatStaleTrialCallback sets on a retry: the stale trials it replaces
-RETRY_HISTORY = "retry_history"
 
 
 @dataclass(frozen=True)
@@ -64,82 +68,6 @@ class Outcome:
 def worker_id() -> str:
     """host:pid of this process: the `worker` attr of the trials it runs."""
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def retried_numbers(trials: Sequence["FrozenTrial"]) -> dict[int, int]:
-    """{number of a trial whose worker died (heartbeat expired): number of the trial that retried it}."""
-    retried: dict[int, int] = {}
-    for t in trials:
-        history = t.system_attrs.get(RETRY_HISTORY)
-        if history:
-            retried[int(history[-1])] = t.number
-    return retried
-
-
-def not_counted(trial: "FrozenTrial", retried: dict[int, int]) -> bool:
-    """Stopped by Ctrl-C, surplus, or retried after its worker died (the retry counts instead)."""
-    return bool(
-        trial.user_attrs.get(INTERRUPTED)
-        or trial.user_attrs.get(SURPLUS)
-        or (trial.state == TrialState.FAIL and trial.number in retried)
-    )
-
-
-@dataclass
-class Counts:
-    """Trials by state, as they count toward n_trials (see the module doc)."""
-
-    complete: int = 0
-    pruned: int = 0
-    fail: int = 0
-    running: int = 0
-    waiting: int = 0
-    interrupted: int = 0
-    retried: int = 0
-
-    @property
-    def finished(self) -> int:
-        return self.complete + self.pruned + self.fail
-
-    @property
-    def holding(self) -> int:
-        """Trials that count or will count toward n_trials once they finish."""
-        return self.finished + self.running + self.waiting
-
-    @classmethod
-    def of(cls, trials: Sequence["FrozenTrial"]) -> "Counts":
-        retried = retried_numbers(trials)
-        c = cls()
-        for t in trials:
-            if t.user_attrs.get(INTERRUPTED):
-                c.interrupted += 1
-            elif t.user_attrs.get(SURPLUS):
-                continue
-            elif t.state == TrialState.COMPLETE:
-                c.complete += 1
-            elif t.state == TrialState.PRUNED:
-                c.pruned += 1
-            elif t.state == TrialState.FAIL:
-                if t.number in retried:
-                    c.retried += 1
-                else:
-                    c.fail += 1
-            elif t.state == TrialState.RUNNING:
-                c.running += 1
-            elif t.state == TrialState.WAITING:
-                c.waiting += 1
-        return c
-
-
-def _surplus(trials: Sequence["FrozenTrial"]) -> int:
-    return sum(1 for t in trials if t.user_attrs.get(SURPLUS) and not t.user_attrs.get(INTERRUPTED))
-
-
-def is_surplus(number: int, trials: Sequence["FrozenTrial"], n_trials: int) -> bool:
-    """Trial `number` is surplus when n_trials trials numbered below it hold a place."""
-    retried = retried_numbers(trials)
-    below = sum(1 for t in trials if t.number < number and not not_counted(t, retried))
-    return below >= n_trials
 
 
 class Ledger:
@@ -224,7 +152,7 @@ class Ledger:
                 pause = min(1.0, pause * 2)
                 trials = None
                 continue
-            asked = self.ask(distributions, not_counted_below=counts.interrupted + counts.retried + _surplus(trials))
+            asked = self.ask(distributions, not_counted_below=counts.interrupted + counts.retried + surplus_count(trials))
             if asked is not None:
                 return asked
             trials = None

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import yaml
 
 from crescendo.search.storage import hide_password
-from hydra_plugins.crescendo_sweeper._ledger import CHECKPOINT, ERROR, RUN_DIR, SURPLUS, Counts, retried_numbers
+from hydra_plugins.crescendo_sweeper._counts import CHECKPOINT, ERROR, RUN_DIR, SURPLUS, Counts, retried_numbers
 
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
