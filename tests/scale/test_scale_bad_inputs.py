@@ -27,7 +27,8 @@ class Case:
     extra: dict = field(default_factory=dict)
 
 
-CASES = [
+# One list per kind of input, so that each can grow on its own; CASES joins them.
+DATA_CASES = [
     # --- data files (single runs: the half-made run dir is removed)
     Case("data-dir-missing", ["data=regression", "+data.data_dir={tmp}/nowhere"],
          ["cr: error: data.data_dir: {tmp}/nowhere"]),
@@ -40,6 +41,9 @@ CASES = [
     Case("data-1d-inputs", ["data=regression", "+data.data_dir={bad}/flat"], ["cr: error: ", "X_train.npy", "2-D"]),
     Case("data-feature-select", ["data=regression", "+data.data_dir={data}", "data.feature_select=abc"],
          ["cr: error: data.feature_select"]),
+]
+
+OVERRIDE_CASES = [
     # --- overrides
     Case("unknown-key", ["data=diabetes", "trainer.max_epoch=3"],
          ["Could not override 'trainer.max_epoch'", "To append to your config use +trainer.max_epoch=3"], code=1),
@@ -52,6 +56,9 @@ CASES = [
          ["cr: error: batches_per_call=8 cannot be used with trainer.gradient_clip_val=1.0",
           "set batches_per_call=1"]),
     Case("bad-architecture", ["data=diabetes", "model.architecture=wide"], ["cr: error: model.architecture"]),
+]
+
+SEARCH_CASES = [
     # --- search syntax and space
     Case("syntax", ["data=diabetes", "hparams_search=optuna", "model.optimizer.lr=interval(0.001"],
          ["cr: error: model.optimizer.lr: cannot parse 'model.optimizer.lr=interval(0.001'", "write e.g."], search=True),
@@ -64,6 +71,9 @@ CASES = [
     Case("log-scale-zero", [*SEARCH[:2], "model.optimizer.lr=tag(log, interval(0, 0.01))"],
          ["cr: error: model.optimizer.lr=tag(log, interval(0, 0.01))", "log"], search=True),
     Case("nothing-to-search", ["data=diabetes", "hparams_search=optuna"], ["cr: error: nothing to search"], search=True),
+]
+
+SWEEPER_CASES = [
     # --- sweeper settings
     Case("n-jobs-zero", [*SEARCH, "hydra.sweeper.n_jobs=0"],
          ["cr: error: hydra.sweeper.n_jobs=0: must be a whole number ≥ 1 (trials at once) or auto"], search=True),
@@ -83,6 +93,9 @@ CASES = [
          search=True),
     Case("failure-rate", [*SEARCH, "hydra.sweeper.max_failure_rate=2"],
          ["cr: error: hydra.sweeper.max_failure_rate=2.0: must be between 0 and 1"], search=True),
+]
+
+STORAGE_CASES = [
     # --- storages
     Case("postgres-unreachable", [*SEARCH, "hydra.sweeper.storage=postgresql://crescendo@127.0.0.1:1/crescendo"],
          ["cr: error: hydra.sweeper.storage=postgresql", "127.0.0.1:1/crescendo: cannot connect", "Connection refused",
@@ -106,6 +119,13 @@ CASES = [
          ["cr: error: hydra.sweeper.study_name=maximized: the study in sqlite:///{tmp}/existing.db was created to "
           "maximize, this search asks minimize — use another study_name"], search=True),
 ]
+
+SEARCHED_VALUE_CASES: list[Case] = []  # values a trial could take, checked before the first trial
+OUTPUT_CASES: list[Case] = []  # run, sweep and root directories that cannot be made or written
+RESUME_CASES: list[Case] = []  # a study resumed with another search space
+
+CASES = [*DATA_CASES, *OVERRIDE_CASES, *SEARCH_CASES, *SWEEPER_CASES, *STORAGE_CASES,
+         *SEARCHED_VALUE_CASES, *OUTPUT_CASES, *RESUME_CASES]
 
 
 def write_bad_data(root: Path) -> None:
