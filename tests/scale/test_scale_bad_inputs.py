@@ -9,6 +9,7 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -25,6 +26,7 @@ class Case:
     code: int = 2
     search: bool = False  # a search: check its sweep dir
     extra: dict = field(default_factory=dict)
+    setup: Callable[[Path], None] | None = None  # prepares the case's directory before `cr` runs
 
 
 # One list per kind of input, so that each can grow on its own; CASES joins them.
@@ -122,7 +124,68 @@ STORAGE_CASES = [
 
 SEARCHED_VALUE_CASES: list[Case] = []  # values a trial could take, checked before the first trial
 OUTPUT_CASES: list[Case] = []  # run, sweep and root directories that cannot be made or written
-RESUME_CASES: list[Case] = []  # a study resumed with another search space
+
+
+def space_study(*searched: str, recorded: bool = True) -> Callable[[Path], None]:
+    """A study `space` in the case's existing.db that searched `searched` (override texts) and holds one
+    complete trial; `recorded=False`: an older study without the recorded space (its trials tell it)."""
+
+    def setup(cwd: Path) -> None:
+        import optuna
+
+        from hydra_plugins.crescendo_sweeper._resume import record_space
+        from hydra_plugins.crescendo_sweeper._space import parse_search_space
+
+        space = parse_search_space(list(searched)).distributions
+        study = optuna.create_study(storage=f"sqlite:///{cwd / 'existing.db'}", study_name="space")
+        if recorded:
+            record_space(study, space)
+        params = {k: d.choices[0] if hasattr(d, "choices") else d.low for k, d in space.items()}
+        study.add_trial(optuna.trial.create_trial(params=params, distributions=space, value=1.0))
+
+    return setup
+
+
+LR = "model.optimizer.lr=interval(0.001, 0.01)"
+DROPOUT = "model.dropout=interval(0.0, 0.5)"
+RESUME = ["data=diabetes", "hparams_search=optuna", "trainer.max_epochs=1",
+          "hydra.sweeper.storage=sqlite:///{tmp}/existing.db", "hydra.sweeper.study_name=space"]
+OTHER_SPACE = "cr: error: hydra.sweeper.study_name=space: the study in sqlite:///{tmp}/existing.db searched another space — "
+RESUME_CASES = [  # a study resumed with another search space
+    Case("resume-key-added", [*RESUME, LR, DROPOUT], [OTHER_SPACE + "model.dropout: added (float [0.0, 0.5]) — ",
+         "hydra.sweeper.extend_space=true"], search=True, setup=space_study(LR)),
+    Case("resume-key-removed", [*RESUME, LR], [OTHER_SPACE + "model.dropout: removed (was float [0.0, 0.5]) — "],
+         search=True, setup=space_study(LR, DROPOUT)),
+    Case("resume-choices-changed", [*RESUME, LR, "model.architecture=choice(1, 2, 3)"],
+         [OTHER_SPACE + "model.architecture: choices 1, 2 → 1, 2, 3 — Optuna keeps a key's kind"], search=True,
+         setup=space_study(LR, "model.architecture=choice(1, 2)")),
+    Case("resume-interval-moved", [*RESUME, "model.optimizer.lr=interval(0.001, 0.1)"],
+         [OTHER_SPACE + "model.optimizer.lr: range [0.001, 0.01] → [0.001, 0.1] — "], search=True,
+         setup=space_study(LR)),
+    Case("resume-log-changed", [*RESUME, "model.optimizer.lr=tag(log, interval(0.001, 0.01))"],
+         [OTHER_SPACE + "model.optimizer.lr: log scale off → on — "], search=True, setup=space_study(LR)),
+    Case("resume-int-range-changed", [*RESUME, LR, "data.batch_size=interval(8, 64)"],
+         [OTHER_SPACE + "data.batch_size: range [16, 64] → [8, 64] — "], search=True,
+         setup=space_study(LR, "data.batch_size=interval(16, 64)")),
+    Case("resume-step-changed", [*RESUME, LR, "data.batch_size=range(16, 80, 16)"],
+         [OTHER_SPACE + "data.batch_size: step 1 → 16 — "], search=True,
+         setup=space_study(LR, "data.batch_size=interval(16, 64)")),
+    Case("resume-type-changed", [*RESUME, LR, "data.batch_size=interval(16, 32)"],
+         [OTHER_SPACE + "data.batch_size: choice(16, 32) → int [16, 32] — "], search=True,
+         setup=space_study(LR, "data.batch_size=choice(16, 32)")),
+    Case("resume-several-differences",
+         [*RESUME, "model.optimizer.lr=tag(log, interval(0.0001, 0.01))", "model.architecture=choice(1, 2)"],
+         [OTHER_SPACE + "model.optimizer.lr: log scale off → on, range [0.001, 0.01] → [0.0001, 0.01]; "
+          "model.architecture: added (choice(1, 2)); model.dropout: removed (was float [0.0, 0.5]) — "], search=True,
+         setup=space_study(LR, DROPOUT)),
+    Case("resume-older-study", [*RESUME, "model.optimizer.lr=interval(0.001, 0.1)"],
+         [OTHER_SPACE + "model.optimizer.lr: range [0.001, 0.01] → [0.001, 0.1] — "], search=True,
+         setup=space_study(LR, recorded=False)),
+    Case("resume-extend-cannot-mix", [*RESUME, LR, "model.architecture=choice(1, 2, 3)", "hydra.sweeper.extend_space=true"],
+         [OTHER_SPACE + "model.architecture: choices 1, 2 → 1, 2, 3 — Optuna keeps a key's kind, log scale and "
+          "choices for a whole study: use another hydra.sweeper.study_name"], search=True,
+         setup=space_study(LR, "model.architecture=choice(1, 2)")),
+]
 
 CASES = [*DATA_CASES, *OVERRIDE_CASES, *SEARCH_CASES, *SWEEPER_CASES, *STORAGE_CASES,
          *SEARCHED_VALUE_CASES, *OUTPUT_CASES, *RESUME_CASES]
@@ -168,6 +231,8 @@ def outcomes(tmp_path_factory, postgres_url, values):
         cwd = root / case.id
         cwd.mkdir()
         optuna.create_study(storage=f"sqlite:///{cwd / 'existing.db'}", study_name="maximized", direction="maximize")
+        if case.setup is not None:
+            case.setup(cwd)
         args = [fill(a, {**values, "tmp": str(cwd)}) for a in case.args]
         if case.search:
             args.append(f"hydra.sweep.dir={cwd / 'sweep'}")

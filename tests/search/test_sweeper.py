@@ -193,7 +193,7 @@ def test_resume_with_another_search_space_is_refused(tmp_path, capsys):
     run_search([*BASE, "hydra.sweeper.n_trials=1"], sweep)
     with pytest.raises(SystemExit):
         run_search(["hparams_search=optuna", "x=choice(0.1, 0.2)", "y=choice(a, b, c)", "hydra.sweeper.n_trials=2"], sweep)
-    assert "x: study 'fake' searched it as float [0.0, 1.0], this search as choice(0.1, 0.2)" in capsys.readouterr().err
+    assert "x: float [0.0, 1.0] → choice(0.1, 0.2)" in capsys.readouterr().err
 
 
 def test_maximize_picks_the_largest(tmp_path):

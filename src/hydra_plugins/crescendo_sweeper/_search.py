@@ -27,8 +27,8 @@ from hydra_plugins.crescendo_sweeper._ledger import Counts, Ledger
 from hydra_plugins.crescendo_sweeper._plan import SearchPlan
 from hydra_plugins.crescendo_sweeper._processes import INTERRUPTED_CODE, cores, preload_modules, run_workers
 from hydra_plugins.crescendo_sweeper._results import ResultsWriter
+from hydra_plugins.crescendo_sweeper._resume import check_resume, record_space
 from hydra_plugins.crescendo_sweeper._signals import SearchStopped
-from hydra_plugins.crescendo_sweeper._space import describe
 from hydra_plugins.crescendo_sweeper._worker import SearchAborted, run_trials, write_results
 
 
@@ -36,10 +36,10 @@ class SearchInterrupted(Exception):
     """Ctrl-C or SIGTERM: the running trials were recorded as interrupted (not counted)."""
 
 
-def run_search(plan: SearchPlan, launcher: Any, config: DictConfig) -> optuna.Study:
+def run_search(plan: SearchPlan, launcher: Any, config: DictConfig, extend_space: bool = False) -> optuna.Study:
     """Run the search of `plan` to `n_trials` finished trials. Raises ConfigError (before any trial),
     SearchAborted, SearchInterrupted."""
-    study = open_study(plan)
+    study = open_study(plan, extend_space)
     ledger = Ledger(study, plan.n_trials, plan.dead_after)
     writer = ResultsWriter(sweep_dir=plan.sweep_dir, study_name=plan.study_name, storage=plan.storage_url,
                            directions=list(plan.directions), objectives=list(plan.objectives or []) or None,
@@ -77,8 +77,9 @@ def run_search(plan: SearchPlan, launcher: Any, config: DictConfig) -> optuna.St
     return study
 
 
-def open_study(plan: SearchPlan) -> optuna.Study:
-    """Create the study, or load it to resume: same directions and the same search space only."""
+def open_study(plan: SearchPlan, extend_space: bool = False) -> optuna.Study:
+    """Create the study, or load it to resume: same directions and the same search space only
+    (`extend_space`: another space on purpose; see `_resume`). The space is recorded in the study."""
     if plan.own_storage:
         plan.sweep_dir.mkdir(parents=True, exist_ok=True)
     storage = plan.storage()  # raises ConfigError naming the URL and the fix
@@ -97,32 +98,15 @@ def open_study(plan: SearchPlan) -> optuna.Study:
                 f"hydra.sweeper.study_name={plan.study_name}: the study in {hide_password(plan.storage_url)} was "
                 f"created to {'/'.join(stored)}, this search asks {'/'.join(plan.directions)} — use another study_name "
                 "(or storage), or the same direction")
-        _check_same_space(study.get_trials(deepcopy=False), plan)
+        if check_resume(study, plan.space.distributions, study_name=plan.study_name, storage_url=plan.storage_url,
+                        extend=extend_space):
+            record_space(study, plan.space.distributions)
     except BaseException:
         close_connections(storage)  # SQLite: no -wal/-shm files left beside a study this search refused
         raise
     plan.sweep_dir.mkdir(parents=True, exist_ok=True)
     share_storage(plan.storage_url, study._storage)  # this process's runs report through it
     return study
-
-
-def _check_same_space(existing: list[Any], plan: SearchPlan) -> None:
-    """A resumed study must search the same distributions under the same names (Optuna refuses others)."""
-    from optuna.distributions import check_distribution_compatibility
-
-    new = plan.space.distributions
-    for trial in reversed(existing):
-        for name, old in trial.distributions.items():
-            if name in new:
-                try:
-                    check_distribution_compatibility(old, new[name])
-                except ValueError:
-                    raise ConfigError(
-                        f"{name}: study '{plan.study_name}' searched it as {describe(old)}, this search as "
-                        f"{describe(new[name])} — use another hydra.sweeper.study_name for a different search space"
-                    ) from None
-        if trial.distributions:
-            return
 
 
 def _queue_startup_trials(ledger: Ledger, plan: SearchPlan, counts: Counts) -> int:

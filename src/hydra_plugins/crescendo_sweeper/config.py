@@ -48,6 +48,10 @@ class CrescendoSweeperConf:
     storage: Optional[str] = None
     # null = the config's task_name (else the Hydra job name); same storage + name = resume
     study_name: Optional[str] = None
+    # resume a study whose searched keys or ranges differ from this command's, on purpose: keys added or
+    # removed, ranges or steps moved (a key's kind, log scale and choices stay fixed: Optuna cannot mix
+    # them). false = such a resume is refused, naming each difference; true records the new space
+    extend_space: bool = False
     # the search aborts once more than this fraction of n_trials has failed (1.0 = never)
     max_failure_rate: float = 0.5
     # seconds between the heartbeats of a running trial; a trial without one for grace_period seconds

@@ -49,7 +49,7 @@ class CrescendoSweeper(Sweeper):
         try:
             plan = SearchPlan.from_config(self.settings, self.config, arguments, loader)
             check_trial_composes(plan, self.config, loader)
-            return run_search(plan, self.launcher, self.config)
+            return run_search(plan, self.launcher, self.config, extend_space=bool(self.settings.extend_space))
         except CrescendoError as error:
             exit_with(error)
         except SearchAborted as aborted:
