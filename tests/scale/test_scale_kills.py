@@ -25,7 +25,7 @@ import yaml
 from helpers import CR, write_arrays
 from scale_helpers import check_exactly, load_trials
 
-N_TRIALS = 8
+N_TRIALS = 10
 SITECUSTOMIZE = '''
 import os, signal
 _spec = os.environ.get("CR_TEST_KILL_AT")
@@ -76,10 +76,11 @@ if _spec:
 
             _results.os = _os()
 '''
-# 8 moments at random times inside trials, then 12 injected ones (each kills on its first call)
-SCHEDULE = ["random"] * 4 + ["tell-before", "tell-after"] * 2 + ["random"] * 2 + ["summary", "rename"] * 2 \
-    + ["tell-before", "random", "summary", "tell-after", "random", "rename", "tell-before", "summary"]
-
+# random moments inside trials, and injected ones (each kills on its first call); once the study is full
+# (no trial left to kill), the next moments are inside the results write, which every run does
+SCHEDULE = ["random"] * 4 + ["tell-before", "tell-after"] * 2 + ["random"] * 2 + ["tell-before", "random"] \
+    + ["summary", "rename"] * 2 + ["tell-after", "random", "summary", "tell-before", "rename", "summary"]
+KILLS = 20
 
 def job_dirs(sweep: Path) -> int:
     return sum(1 for p in sweep.iterdir() if p.name.isdigit()) if sweep.is_dir() else 0
@@ -125,14 +126,18 @@ def test_twenty_sigkills_lose_nothing(tmp_path):
            "PYTHONPATH": os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH")) if p)}
     rng = random.Random(20)
     killed: list[str] = []
-    for point in SCHEDULE:
+    for round_ in range(KILLS + 6):
+        point = SCHEDULE[round_] if round_ < len(SCHEDULE) and len(killed) == round_ else rng.choice(["summary", "rename"])
         code = run_once(command, tmp_path, env, point, rng)
         if code == -signal.SIGKILL:
             killed.append(point)
         else:
             assert code == 0, (point, (tmp_path / "out.log").read_text()[-3000:])
+        if len(killed) == KILLS:
+            break
     log = (tmp_path / "out.log").read_text()
-    assert len(killed) >= 18 and {"tell-before", "tell-after", "summary", "rename"} <= set(killed), killed
+    print(f"killed at {len(killed)} moments: {killed}")
+    assert len(killed) == KILLS and {"random", "tell-before", "tell-after", "summary", "rename"} <= set(killed), killed
     final = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
     assert final.returncode == 0, final.stdout + final.stderr
     assert "Traceback" not in log + final.stdout + final.stderr
@@ -150,6 +155,7 @@ def test_twenty_sigkills_lose_nothing(tmp_path):
     assert [r["state"] for r in rows] == [t.state.name for t in listed]
     assert [r["value"] for r in rows] == ["" if t.value is None else repr(float(t.value)) for t in listed]
     assert [r[RUN_DIR] for r in rows] == [t.user_attrs.get(RUN_DIR, "") for t in listed]
+    assert not list(sweep.glob(".*.tmp")), list(sweep.glob(".*.tmp"))  # no half-written copies left behind
     summary = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
     counts = Counts.of(trials)
     assert (summary["n_complete"], summary["n_pruned"], summary["n_fail"]) == (counts.complete, counts.pruned, counts.fail)

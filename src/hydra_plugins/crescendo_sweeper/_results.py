@@ -129,6 +129,10 @@ class ResultsWriter:
             stream.write(text + "\n")
 
     def write(self, trials: Sequence["FrozenTrial"]) -> None:
+        """Rewrite both files (the caller holds the results lock: no other write is under way)."""
+        for name in (TRIALS_FILE, RESULTS_FILE):  # temporary copies of a writer that was killed mid-write
+            for stale in self.sweep_dir.glob(f".{name}.*.tmp"):
+                stale.unlink(missing_ok=True)
         self.write_trials_csv(trials)
         self.write_summary(trials)
 
