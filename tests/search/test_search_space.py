@@ -138,6 +138,9 @@ def test_overrides_of_a_trial(cfg):
         ("model.activation=interval(0, 1)", "model.activation is a config node"),
         ("data.batch_size=choice(true, 32)", "data.batch_size is a number (64), not a bool"),
         ("model.name=glob(*)", "glob() is not supported"),
+        ("model.optimizer.lr=interval(nan, 1)", "model.optimizer.lr=interval(nan, 1): the ends (and step) of a range must be finite"),
+        ("model.optimizer.lr=interval(0, inf)", "must be finite numbers, not nan or inf"),
+        ("data.batch_size=range(1, inf)", "must be finite numbers, not nan or inf"),
     ],
 )
 def test_bad_search_spaces_name_the_key_and_the_fix(cfg, override, message):

@@ -117,6 +117,11 @@ def param_from_override(override: "Override") -> SearchParam:
         distribution: BaseDistribution = CategoricalDistribution([c for c, _ in choice_texts])
         return SearchParam(key, override.get_key_element(), distribution, spec, tuple(choice_texts))
 
+    if isinstance(value, (RangeSweep, IntervalSweep)):
+        bounds = (value.start, value.stop, value.step) if isinstance(value, RangeSweep) else (value.start, value.end)
+        if any(isinstance(v, float) and not math.isfinite(v) for v in bounds):
+            raise ConfigError(f"{where}: the ends (and step) of a range must be finite numbers, not nan or inf — "
+                              "write e.g. interval(0.001, 0.1)")
     if isinstance(value, RangeSweep):
         start, stop, step = value.start, value.stop, value.step
         is_int = all(isinstance(v, int) and not isinstance(v, bool) for v in (start, stop, step))
