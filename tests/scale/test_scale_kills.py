@@ -162,3 +162,23 @@ def test_twenty_sigkills_lose_nothing(tmp_path):
     best = best_trial(trials, "minimize")
     assert summary["best_trial"] == best.number and summary["best_value"] == best.value
     assert summary["best_run_dir"] == best.user_attrs[RUN_DIR]
+
+
+def test_a_killed_writers_temporary_copies_are_removed_by_the_next_write(tmp_path):
+    """What a kill between a results file's temporary copy and its rename leaves; the next write cleans it."""
+    import optuna
+
+    from hydra_plugins.crescendo_sweeper._results import ResultsWriter
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study()
+    study.add_trial(optuna.trial.create_trial(params={"x": 0.5}, value=1.0,
+                                              distributions={"x": optuna.distributions.FloatDistribution(0, 1)}))
+    for name in (".trials.csv.4242.tmp", ".optimization_results.yaml.4242.tmp"):
+        (tmp_path / name).write_text("half")
+    (tmp_path / ".keep.tmp").write_text("not ours")
+    writer = ResultsWriter(sweep_dir=tmp_path, study_name="s", storage="mem", directions=["minimize"], objectives=None,
+                           param_names=["x"], n_trials=1)
+    writer.write(study.get_trials())
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".keep.tmp", "optimization_results.yaml", "trials.csv"]
+    assert yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())["best_value"] == 1.0
