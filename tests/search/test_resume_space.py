@@ -9,10 +9,19 @@ from pathlib import Path
 import optuna
 import pytest
 from fake_app import run_search
-from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.distributions import (
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 
 from crescendo.errors import ConfigError
-from hydra_plugins.crescendo_sweeper._resume import SPACE_ATTR, check_resume, record_space, recorded_space
+from hydra_plugins.crescendo_sweeper._resume import (
+    SPACE_ATTR,
+    check_resume,
+    record_space,
+    recorded_space,
+)
 
 BASE = ["hparams_search=optuna", "x=interval(0.0, 1.0)", "y=choice(a, b, c)"]
 LR = FloatDistribution(0.001, 0.01)
