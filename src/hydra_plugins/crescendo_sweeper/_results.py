@@ -6,7 +6,8 @@
   column per searched key (named by the key), seconds, run_dir, best_checkpoint, error.
 
 Both are rewritten atomically (temporary file + rename) after every trial, so a crash or Ctrl-C
-never leaves a half-written file and no finished trial is ever missing from them. Only the standard
+never leaves a half-written file and no finished trial is ever missing from them; the temporary copy
+of a writer killed before its rename is removed by the next write (tests/scale/test_scale_kills.py). Only the standard
 library, PyYAML (Hydra's own dependency) and Optuna's trial objects are used: no pandas.
 """
 
