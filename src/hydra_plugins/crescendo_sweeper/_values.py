@@ -1,0 +1,95 @@
+"""Every value a trial can take, checked before the first trial by crescendo's own checking stage.
+
+The search's composed config (its non-searched keys) is checked once, with each searched key at its
+first value; then each other value of each searched key — every `choice`, both ends of an `interval`
+or `range` (on a log scale too) — is substituted into that config alone and checked by the same rules
+(`crescendo.checks.problems`) a single run uses. Every problem found is reported at once, in one
+`ConfigError`: a searched value's problem names the search as written,
+`data.batch_size=choice(0, 32): the value 0 must be an int ≥ 1 — …`.
+Config-group sweeps (`data=choice(regression, diabetes)`) are checked by the space against the group's
+options instead: their values are whole configs, composed per trial.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from crescendo.checks import Problem, problems, show
+from crescendo.errors import ConfigError
+from hydra_plugins.crescendo_sweeper._grammar import SearchParam, make_parser
+from hydra_plugins.crescendo_sweeper._space import SearchSpace
+
+
+def check_trial_values(space: SearchSpace, cfg: DictConfig) -> None:
+    """Raise one ConfigError naming every bad value of the search (see the module doc)."""
+    base = copy.deepcopy(cfg)
+    with open_dict(base):
+        base.pop("hydra", None)  # the search's own settings: checked by the plan, not a run's keys
+    parser = make_parser()
+    values = {p.name: _values(p, parser) for p in space.params}
+    values = {name: options for name, options in values.items() if not _is_group(name, options, base)}
+    params = {p.name: p for p in space.params if p.name in values}
+    for name, options in values.items():
+        _set(base, params[name], options[0])
+
+    # message → (searched key or None, problem, the value of the searched key that caused it)
+    found: dict[str, tuple[str | None, Problem, Any]] = {}
+    for problem in problems(base):
+        name = problem.key if problem.key in params else None
+        found.setdefault(str(problem), (name, problem, problem.value))
+    for name, options in values.items():
+        for value in options[1:]:
+            trial = copy.deepcopy(base)
+            _set(trial, params[name], value)
+            for problem in problems(trial):
+                found.setdefault(str(problem), (name, problem, value))
+    if found:
+        raise ConfigError("; ".join(_report(found, params)))
+
+
+def _report(found: dict[str, tuple[str | None, Problem, Any]], params: dict[str, SearchParam]) -> list[str]:
+    """One part per (searched key, problem kind): the bad values of one key are named together."""
+    parts: dict[tuple, list[Any]] = {}
+    for text, (name, problem, value) in found.items():
+        if name is None:
+            parts.setdefault((text,), [])
+        elif problem.key == name:
+            parts.setdefault((name, problem.what, problem.fix), []).append(problem.value)
+        else:  # another key went wrong with this value: min_epochs against a searched max_epochs
+            parts.setdefault((f"{params[name].key_element}={params[name].spec}: with {name}={show(value)}, {text}",), [])
+    lines = []
+    for part, bad in parts.items():
+        if len(part) == 1:
+            lines.append(part[0])
+            continue
+        name, what, fix = part
+        values = ", ".join(show(v) for v in dict.fromkeys(map(show, bad)))
+        noun = "the value" if len(set(map(show, bad))) == 1 else "the values"
+        lines.append(f"{params[name].key_element}={params[name].spec}: {noun} {values} {what} — {fix}")
+    return lines
+
+
+def _values(param: SearchParam, parser: Any) -> list[Any]:
+    """The values a trial can give the key, as Hydra reads them from the trial's override."""
+    from optuna.distributions import CategoricalDistribution
+
+    d = param.distribution
+    raw = list(d.choices) if isinstance(d, CategoricalDistribution) else [d.low, d.high]
+    return [parser.parse_override(param.override(v)).value() for v in raw]
+
+
+def _is_group(name: str, options: list[Any], cfg: DictConfig) -> bool:
+    """A config-group sweep (names of group options where the config holds a node) or a package-placed
+    key: not a value to substitute."""
+    if "@" in name:
+        return True
+    node = OmegaConf.select(cfg, name, default=None, throw_on_resolution_failure=False)
+    return OmegaConf.is_dict(node) and all(isinstance(option, str) for option in options)
+
+
+def _set(cfg: DictConfig, param: SearchParam, value: Any) -> None:
+    with open_dict(cfg):
+        OmegaConf.update(cfg, param.name, value, merge=False, force_add=True)
