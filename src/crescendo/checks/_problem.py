@@ -9,11 +9,14 @@ wrong as a predicate ("must be an int ≥ 1, not a string") and the fix. A probl
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+#: strings written without quotes on the command line
+_BARE = re.compile(r"[\w./:+\-@~*$]+")
 #: a key the config does not have (distinct from null)
 ABSENT: Any = type("Absent", (), {"__repr__": lambda self: "<absent>"})()
 
@@ -41,7 +44,8 @@ def show(value: Any) -> str:
         return "[" + ", ".join(show(v) for v in value) + "]"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {show(v)}" for k, v in value.items()) + "}"
-    return str(value) if str(value).strip() == str(value) and str(value) else repr(value)
+    text = str(value)
+    return text if _BARE.fullmatch(text) else repr(text)
 
 
 def read(cfg: Any, key: str) -> Any:
