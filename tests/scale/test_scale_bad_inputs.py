@@ -90,7 +90,7 @@ OVERRIDE_CASES = [
     Case("batch-size-float", ["data=diabetes", "data.batch_size=1.5"],
          ["cr: error: data.batch_size=1.5: must be an int ≥ 1, not a float"]),
     Case("architecture-negative", ["data=diabetes", "model.architecture=-3"],
-         ["cr: error: model.architecture=-3: is a negative number of hidden layers — expected a list of hidden widths"]),
+         ["cr: error: model.architecture=-3: is a negative number of hidden layers — expected hidden widths [64, 32]"]),
     Case("architecture-zero-width", ["data=diabetes", "model.architecture=[0,5]"],
          ["cr: error: model.architecture=[0, 5]: has a hidden width below 1"]),
     Case("architecture-string", ["data=diabetes", "model.architecture=abc"], ["cr: error: model.architecture=abc: has type str"]),

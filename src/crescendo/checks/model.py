@@ -21,6 +21,9 @@ from crescendo.checks._problem import (
 )
 from crescendo.checks.run import MODEL_METRICS
 
+#: `crescendo.models.architecture.ACCEPTED_FORMS` in one clause (a "; " would split the joined message)
+_ARCHITECTURES = ("expected hidden widths [64, 32] (ints ≥ 1), an int N ≥ 0 (N layers ramping from the input "
+                  "to the output width), or {neurons_range: [lo, hi], ramp_std: s}")
 _OPTIMIZER_EXAMPLE = "{_target_: torch.optim.Adam, _partial_: true, lr: 0.001}"
 _NODES = {  # key: (example, may be null, must be a partial)
     "activation": ("{_target_: torch.nn.ReLU}", True, False),
@@ -35,13 +38,13 @@ def model_problems(cfg: Any) -> list[Problem]:
     target = str(read(cfg, "model._target_"))
     if target not in MODEL_METRICS:
         return []
-    from crescendo.models.architecture import ACCEPTED_FORMS, architecture_problem
+    from crescendo.models.architecture import architecture_problem
 
     found: list[Problem] = []
     architecture = read(cfg, "model.architecture")
     why = None if architecture is ABSENT else architecture_problem(architecture)
     if why is not None:
-        found.append(Problem("model.architecture", architecture, why, f"expected {ACCEPTED_FORMS}"))
+        found.append(Problem("model.architecture", architecture, why, _ARCHITECTURES))
     found += number("model.dropout", read(cfg, "model.dropout"), "use e.g. model.dropout=0.1 (0 = none)",
                     at_least=0, below=1)
     for key in ("batch_norm", "last_batch_norm"):

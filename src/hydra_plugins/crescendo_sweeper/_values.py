@@ -66,8 +66,9 @@ def _report(found: dict[str, tuple[str | None, Problem, Any]], params: dict[str,
             lines.append(part[0])
             continue
         name, what, fix = part
-        values = ", ".join(show(v) for v in dict.fromkeys(map(show, bad)))
-        noun = "the value" if len(set(map(show, bad))) == 1 else "the values"
+        shown = list(dict.fromkeys(map(show, bad)))
+        noun = "the value" if len(shown) == 1 else "the values"
+        values = ", ".join(shown)
         lines.append(f"{params[name].key_element}={params[name].spec}: {noun} {values} {what} — {fix}")
     return lines
 
