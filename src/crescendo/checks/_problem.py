@@ -48,16 +48,17 @@ def show(value: Any) -> str:
     return text if _BARE.fullmatch(text) else repr(text)
 
 
-def read(cfg: Any, key: str) -> Any:
+def read(cfg: Any, key: str, *, resolve: bool = True) -> Any:
     """The value at `key` as plain Python (containers converted), or `ABSENT`.
 
     A value whose interpolation cannot be resolved here (it may name Hydra's run-time state) is
-    `ABSENT` too: a rule checks only what it can read.
+    `ABSENT` too: a rule checks only what it can read. `resolve=False` leaves a container's
+    interpolations as text (a resolver's first parse costs ~20 ms; skip it where the value is unused).
     """
     try:
         value = OmegaConf.select(cfg, key, default=ABSENT, throw_on_resolution_failure=True)
         if isinstance(value, (DictConfig, ListConfig)):
-            return OmegaConf.to_container(value, resolve=True)
+            return OmegaConf.to_container(value, resolve=resolve)
     except Exception:  # noqa: BLE001 - an unresolvable interpolation: not ours to judge
         return ABSENT
     return value

@@ -19,7 +19,6 @@ def data_problems(cfg: Any) -> list[Problem]:
     if str(read(cfg, "data._target_")) not in DATA_MODULES:
         return []
     from crescendo.data.builtin import BUILTINS
-    from crescendo.data.splits import parse_ensemble_split, parse_feature_select
 
     found = whole("data.batch_size", read(cfg, "data.batch_size"), 1, "set e.g. data.batch_size=64")
     found += whole("data.num_workers", read(cfg, "data.num_workers"), 0, "use data.num_workers=0", nullable=True)
@@ -33,11 +32,15 @@ def data_problems(cfg: Any) -> list[Problem]:
         found.append(Problem("data.data_dir", data_dir, f"cannot be used with the built-in data={builtin} "
                              "(it would be ignored)", "use data=regression data.data_dir=DIR to train on your "
                              f"arrays, or drop data.data_dir to train on {builtin}"))
-    for key, parse in (("feature_select", parse_feature_select), ("ensemble_split", parse_ensemble_split)):
-        value = read(cfg, f"data.{key}")
-        if value is not ABSENT:
+    split = read(cfg, "data.ensemble_split", resolve=False)  # n_splits is an interpolation, read when enabled
+    if isinstance(split, dict) and split.get("enable") not in (False, None):
+        split = read(cfg, "data.ensemble_split")
+    for key, value in (("feature_select", read(cfg, "data.feature_select")), ("ensemble_split", split)):
+        if value not in (ABSENT, None):
+            from crescendo.data import splits
+
             try:
-                parse(value)
+                getattr(splits, f"parse_{key}")(value)
             except ConfigError as error:
                 found.append(_from_error(str(error), value))
     return found
