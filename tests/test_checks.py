@@ -127,3 +127,13 @@ def test_the_checks_import_no_torch():
 
     code = "import sys, crescendo.checks as c; c.problems({'seed': 1}); print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_plain_leaves_out_what_cannot_be_resolved_here():
+    from omegaconf import OmegaConf
+
+    from crescendo.checks import plain
+
+    cfg = OmegaConf.create({"paths": {"output_dir": "${hydra:runtime.output_dir}", "root": "r"}, "seed": "${n}", "n": 3,
+                            "model": {"architecture": [4, "${n}"]}})
+    assert plain(cfg) == {"paths": {"root": "r"}, "seed": 3, "n": 3, "model": {"architecture": [4, 3]}}

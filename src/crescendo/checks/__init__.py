@@ -15,22 +15,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from omegaconf import OmegaConf
-
-from crescendo.checks._problem import Problem, show
+from crescendo.checks._problem import Problem, plain, show
 from crescendo.checks.data import data_problems
 from crescendo.checks.model import model_problems
 from crescendo.checks.run import run_problems
 from crescendo.checks.trainer import trainer_problems
 from crescendo.errors import ConfigError
 
-__all__ = ["Problem", "check", "problems", "show"]
+__all__ = ["Problem", "check", "plain", "problems", "show"]
 
 
 def problems(cfg: Any) -> list[Problem]:
-    """Every problem of the composed config `cfg` (a DictConfig, or a plain mapping), in key order."""
-    if not OmegaConf.is_config(cfg):
-        cfg = OmegaConf.create(cfg)
+    """Every problem of the composed config `cfg`, in key order: a DictConfig, or a plain dict with its
+    interpolations resolved (`plain(cfg)`: reads are then dict lookups)."""
     return [*run_problems(cfg), *data_problems(cfg), *model_problems(cfg), *trainer_problems(cfg)]
 
 

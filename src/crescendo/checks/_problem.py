@@ -55,6 +55,12 @@ def read(cfg: Any, key: str, *, resolve: bool = True) -> Any:
     `ABSENT` too: a rule checks only what it can read. `resolve=False` leaves a container's
     interpolations as text (a resolver's first parse costs ~20 ms; skip it where the value is unused).
     """
+    if isinstance(cfg, dict):  # a plain, resolved config (a search checks many values this way)
+        for part in key.split("."):
+            if not isinstance(cfg, dict) or part not in cfg:
+                return ABSENT
+            cfg = cfg[part]
+        return cfg
     try:
         value = OmegaConf.select(cfg, key, default=ABSENT, throw_on_resolution_failure=True)
         if isinstance(value, (DictConfig, ListConfig)):
@@ -62,6 +68,25 @@ def read(cfg: Any, key: str, *, resolve: bool = True) -> Any:
     except Exception:  # noqa: BLE001 - an unresolvable interpolation: not ours to judge
         return ABSENT
     return value
+
+
+def plain(cfg: Any) -> dict:
+    """A DictConfig as a plain dict, resolved, for many checks of one config (`read` is then a dict
+    lookup). A value that cannot be resolved here (it names Hydra's run-time state, like
+    paths.output_dir in a search's own process) is left out, so no rule reads it."""
+    out = {}
+    for key in cfg:
+        try:
+            value = cfg[key]
+            if OmegaConf.is_dict(value):
+                value = plain(value)
+            elif OmegaConf.is_config(value):
+                value = OmegaConf.to_container(value, resolve=True)
+        except Exception:  # noqa: BLE001 - unresolvable here: not ours to judge
+            value = ABSENT
+        if value is not ABSENT:
+            out[key] = value
+    return out
 
 
 def type_name(value: Any) -> str:

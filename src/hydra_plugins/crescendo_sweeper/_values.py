@@ -12,12 +12,11 @@ options instead: their values are whole configs, composed per trial.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
-from crescendo.checks import Problem, problems, show
+from crescendo.checks import Problem, plain, problems, show
 from crescendo.errors import ConfigError
 from hydra_plugins.crescendo_sweeper._grammar import SearchParam, make_parser
 from hydra_plugins.crescendo_sweeper._space import SearchSpace
@@ -25,15 +24,13 @@ from hydra_plugins.crescendo_sweeper._space import SearchSpace
 
 def check_trial_values(space: SearchSpace, cfg: DictConfig) -> None:
     """Raise one ConfigError naming every bad value of the search (see the module doc)."""
-    base = copy.deepcopy(cfg)
-    with open_dict(base):
-        base.pop("hydra", None)  # the search's own settings: checked by the plan, not a run's keys
-    parser = make_parser()
-    values = {p.name: _values(p, parser) for p in space.params}
-    values = {name: options for name, options in values.items() if not _is_group(name, options, base)}
+    # the search's own settings (hydra.*) are the plan's to check, not a run's keys: left out
+    base = plain(OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"]))
+    values = {p.name: _values(p) for p in space.params}
+    values = {name: options for name, options in values.items() if not _is_group(name, options, cfg)}
     params = {p.name: p for p in space.params if p.name in values}
     for name, options in values.items():
-        _set(base, params[name], options[0])
+        _set(base, name, options[0])
 
     # message → (searched key or None, problem, the value of the searched key that caused it)
     found: dict[str, tuple[str | None, Problem, Any]] = {}
@@ -41,11 +38,11 @@ def check_trial_values(space: SearchSpace, cfg: DictConfig) -> None:
         name = problem.key if problem.key in params else None
         found.setdefault(str(problem), (name, problem, problem.value))
     for name, options in values.items():
-        for value in options[1:]:
-            trial = copy.deepcopy(base)
-            _set(trial, params[name], value)
-            for problem in problems(trial):
+        for value in options[1:]:  # one key at a time, the others at their first value
+            _set(base, name, value)
+            for problem in problems(base):
                 found.setdefault(str(problem), (name, problem, value))
+        _set(base, name, options[0])
     if found:
         raise ConfigError("; ".join(_report(found, params)))
 
@@ -73,13 +70,14 @@ def _report(found: dict[str, tuple[str | None, Problem, Any]], params: dict[str,
     return lines
 
 
-def _values(param: SearchParam, parser: Any) -> list[Any]:
-    """The values a trial can give the key, as Hydra reads them from the trial's override."""
-    from optuna.distributions import CategoricalDistribution
-
-    d = param.distribution
-    raw = list(d.choices) if isinstance(d, CategoricalDistribution) else [d.low, d.high]
-    return [parser.parse_override(param.override(v)).value() for v in raw]
+def _values(param: SearchParam) -> list[Any]:
+    """The values a trial can give the key, as Hydra reads them from the trial's override: each choice
+    (a list or mapping written in a choice is parsed back from its text), or both ends of a range."""
+    if not param.choice_texts:
+        return [param.distribution.low, param.distribution.high]
+    parser = make_parser()
+    return [parser.parse_rule(text, "value") if isinstance(choice, str) and text[:1] in "[{" else choice
+            for choice, text in param.choice_texts]
 
 
 def _is_group(name: str, options: list[Any], cfg: DictConfig) -> bool:
@@ -91,6 +89,8 @@ def _is_group(name: str, options: list[Any], cfg: DictConfig) -> bool:
     return OmegaConf.is_dict(node) and all(isinstance(option, str) for option in options)
 
 
-def _set(cfg: DictConfig, param: SearchParam, value: Any) -> None:
-    with open_dict(cfg):
-        OmegaConf.update(cfg, param.name, value, merge=False, force_add=True)
+def _set(cfg: dict, key: str, value: Any) -> None:
+    *parents, last = key.split(".")
+    for part in parents:
+        cfg = cfg.setdefault(part, {})
+    cfg[last] = value
