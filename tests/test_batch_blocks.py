@@ -165,7 +165,7 @@ def test_a_model_or_data_module_of_another_kind_gets_one_batch_a_step(compose_cf
 
 @pytest.mark.parametrize("value", [0, -2, "many", True, 1.5])
 def test_a_bad_batches_per_call_names_the_key(compose_cfg, value):
-    with pytest.raises(ConfigError, match="batches_per_call: .* use auto, or an int >= 1"):
+    with pytest.raises(ConfigError, match="batches_per_call=.*: must be an int ≥ 1.* — use auto, or an int ≥ 1"):
         decide_batches_per_call({**compose_cfg(), "batches_per_call": value})
 
 

@@ -74,9 +74,11 @@ _NEUTRAL: dict[str, tuple[Any, ...]] = {
 
 
 def check_batches_per_call(setting: Any) -> None:
-    """The value alone: auto or an int >= 1."""
-    if setting != "auto" and (isinstance(setting, bool) or not isinstance(setting, int) or setting < 1):
-        raise ConfigError(f"batches_per_call: {setting!r} is not allowed; use auto, or an int >= 1 (1 = one batch per step)")
+    """The value alone: auto or an int >= 1 (the rule of `crescendo.checks`)."""
+    from crescendo.checks.run import batches_per_call
+
+    for problem in batches_per_call(setting):
+        raise ConfigError(str(problem))
 
 
 def block_size(value: Any) -> int:

@@ -27,6 +27,7 @@ from crescendo._lightning_private import entry_points_read_once
 from crescendo.batch_blocks import decide_batches_per_call
 from crescendo.build import build, build_callbacks, build_loggers, resolve_once
 from crescendo.callbacks import BestEpochMetrics
+from crescendo.checks import check
 from crescendo.errors import ConfigError, NonFiniteLossError
 from crescendo.result import TrainResult
 from crescendo.run_dir import save_resolved_config, save_result
@@ -43,6 +44,7 @@ def train(cfg: DictConfig) -> TrainResult:
     the best value and checkpoint it had reached); a failure is recorded in result.json and raised.
     """
     started = time.perf_counter()
+    check(cfg)  # every key against what its object accepts, before the run dir, data or any object exists
     _freeze_long_lived_objects()
     run_dir = Path(cfg.paths.output_dir)
     quiet = bool(cfg.get("quiet", False))
@@ -58,8 +60,6 @@ def train(cfg: DictConfig) -> TrainResult:
     datamodule.setup("fit")  # every data check happens here, before any model exists
     monitor = _effective_monitor(cfg, datamodule)
     mode = str(cfg.get("mode", "min"))
-    if mode not in ("min", "max"):
-        raise ConfigError(f"mode: {mode!r} is not allowed; use mode=min or mode=max")
 
     model = build(cfg.model, input_dims=datamodule.input_dims, output_dims=datamodule.output_dims,
                   monitor=monitor, **blocks)
@@ -180,9 +180,7 @@ def _set_cpu_threads(setting: Any, model: pl.LightningModule, datamodule: Any) -
         work = sum(parameter.numel() for parameter in model.parameters()) * batch
         torch.set_num_threads(1 if work < _SMALL_STEP_WORK else _thread_share())
         return
-    if isinstance(setting, bool) or not isinstance(setting, int) or setting < 1:
-        raise ConfigError(f"cpu_threads: {setting!r} is not allowed; use auto, null (all cores) or an int >= 1")
-    torch.set_num_threads(setting)
+    torch.set_num_threads(int(setting))  # an int >= 1: `crescendo.checks` refused anything else
 
 
 #: torch's own thread count, read before any run changes it

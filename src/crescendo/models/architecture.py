@@ -26,7 +26,7 @@ import numpy as np
 
 from crescendo.errors import ConfigError
 
-__all__ = ["linear_ramp", "random_ramp", "resolve_architecture", "ACCEPTED_FORMS"]
+__all__ = ["linear_ramp", "random_ramp", "resolve_architecture", "architecture_problem", "ACCEPTED_FORMS"]
 
 KEY = "model.architecture"
 ACCEPTED_FORMS = (
@@ -84,6 +84,53 @@ def random_ramp(
     return _round_widths(noisy)
 
 
+def architecture_problem(spec: Any) -> str | None:
+    """Why `spec` is not a `model.architecture` value (None when it is one), without building anything:
+    what `crescendo.checks` reports before a run or a search starts, and `resolve_architecture` raises."""
+    spec = _to_plain(spec)
+    if _is_int(spec):
+        return "is a negative number of hidden layers" if spec < 0 else None
+    if isinstance(spec, Mapping):
+        keys = set(spec)
+        if keys != {"neurons_range", "ramp_std"}:
+            missing = sorted({"neurons_range", "ramp_std"} - keys)
+            extra = sorted(keys - {"neurons_range", "ramp_std"}, key=str)
+            return "; ".join(
+                part
+                for part in (
+                    f"is missing {', '.join(missing)}" if missing else "",
+                    f"has unknown keys {', '.join(map(str, extra))}" if extra else "",
+                )
+                if part
+            )
+        rng_range, ramp_std = spec["neurons_range"], spec["ramp_std"]
+        if (
+            isinstance(rng_range, (str, bytes))
+            or not isinstance(rng_range, Sequence)
+            or len(rng_range) != 2
+            or not all(_is_int(v) for v in rng_range)
+        ):
+            return "needs neurons_range = [lo, hi], two ints"
+        lo, hi = int(rng_range[0]), int(rng_range[1])
+        if lo < 0 or lo > hi:
+            return f"needs 0 <= lo <= hi in neurons_range, got [{lo}, {hi}]"
+        if (
+            not isinstance(ramp_std, numbers.Real)
+            or isinstance(ramp_std, (bool, np.bool_))
+            or not np.isfinite(ramp_std)
+            or ramp_std < 0
+        ):
+            return "needs ramp_std to be a finite number >= 0"
+        return None
+    if isinstance(spec, Sequence) and not isinstance(spec, (str, bytes)):
+        if not all(_is_int(v) for v in spec):
+            return "is a list whose entries are not all ints"
+        if any(v < 1 for v in spec):
+            return "has a hidden width below 1"
+        return None
+    return f"has type {type(spec).__name__}"
+
+
 def resolve_architecture(
     spec: Any, input_dims: int, output_dims: int, seed: int | None = None
 ) -> list[int]:
@@ -93,53 +140,14 @@ def resolve_architecture(
     """
     input_dims, output_dims = _check_dims(input_dims, output_dims)
     spec = _to_plain(spec)
-
+    why = architecture_problem(spec)
+    if why is not None:
+        raise _fail(spec, why)
     if _is_int(spec):
-        if spec < 0:
-            raise _fail(spec, "is a negative number of hidden layers")
         return _round_widths(linear_ramp(int(spec), input_dims, output_dims))
-
     if isinstance(spec, Mapping):
-        keys = set(spec)
-        if keys != {"neurons_range", "ramp_std"}:
-            missing = sorted({"neurons_range", "ramp_std"} - keys)
-            extra = sorted(keys - {"neurons_range", "ramp_std"}, key=str)
-            what = "; ".join(
-                part
-                for part in (
-                    f"is missing {', '.join(missing)}" if missing else "",
-                    f"has unknown keys {', '.join(map(str, extra))}" if extra else "",
-                )
-                if part
-            )
-            raise _fail(spec, what)
-        rng_range, ramp_std = spec["neurons_range"], spec["ramp_std"]
-        if (
-            isinstance(rng_range, (str, bytes))
-            or not isinstance(rng_range, Sequence)
-            or len(rng_range) != 2
-            or not all(_is_int(v) for v in rng_range)
-        ):
-            raise _fail(spec, "needs neurons_range = [lo, hi], two ints")
-        lo, hi = int(rng_range[0]), int(rng_range[1])
-        if lo < 0 or lo > hi:
-            raise _fail(spec, f"needs 0 <= lo <= hi in neurons_range, got [{lo}, {hi}]")
-        if (
-            not isinstance(ramp_std, numbers.Real)
-            or isinstance(ramp_std, (bool, np.bool_))
-            or not np.isfinite(ramp_std)
-            or ramp_std < 0
-        ):
-            raise _fail(spec, "needs ramp_std to be a finite number >= 0")
         if seed is not None and (not _is_int(seed) or seed < 0):
             raise ConfigError(f"seed: {seed!r} is not an int >= 0 — expected an int >= 0 or null")
-        return random_ramp(lo, hi, float(ramp_std), input_dims, output_dims, seed)
-
-    if isinstance(spec, Sequence) and not isinstance(spec, (str, bytes)):
-        if not all(_is_int(v) for v in spec):
-            raise _fail(spec, "is a list whose entries are not all ints")
-        if any(v < 1 for v in spec):
-            raise _fail(spec, "has a hidden width below 1")
-        return [int(v) for v in spec]
-
-    raise _fail(spec, f"has type {type(spec).__name__}")
+        lo, hi = (int(v) for v in spec["neurons_range"])
+        return random_ramp(lo, hi, float(spec["ramp_std"]), input_dims, output_dims, seed)
+    return [int(v) for v in spec]

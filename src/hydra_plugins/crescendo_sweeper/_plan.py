@@ -38,6 +38,7 @@ from hydra_plugins.crescendo_sweeper._processes import (
     processes_per_trial,
 )
 from hydra_plugins.crescendo_sweeper._space import SearchSpace, parse_search_space
+from hydra_plugins.crescendo_sweeper._values import check_trial_values
 
 #: the config entry of the trial's pruning callback (a Lightning callback in `cr`'s callbacks group)
 PRUNING_KEY = "callbacks.optuna_pruning"
@@ -135,6 +136,7 @@ class SearchPlan:
             raise ConfigError(
                 "nothing to search: give at least one key a range, e.g. 'model.optimizer.lr=interval(0.0001, 0.01)' "
                 "or data.batch_size=choice(32,64) (on the command line or in hydra.sweeper.params)")
+        check_trial_values(space, cfg)  # every value a trial can take, and the rest of the config, at once
         pruner = str(conf.pruner).lower()
         if len(directions) > 1 and pruner != "none":
             print(f"cr: note: pruning needs a single objective; pruner={pruner} is off for this search")

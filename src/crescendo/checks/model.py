@@ -1,0 +1,88 @@
+"""`model.*`: what crescendo's models (`MultilayerPerceptron`, `BatchedEnsemble`) and a torch optimizer
+accept, checked on the config before anything is built.
+
+The constructors keep their own checks (`crescendo.models.base.check_model_args`, the architecture's
+`resolve_architecture`) for Python callers; the architecture rule is the same function here and there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crescendo.checks._problem import (
+    ABSENT,
+    Problem,
+    flag,
+    is_number,
+    number,
+    read,
+    type_name,
+    whole,
+)
+from crescendo.checks.run import MODEL_METRICS
+
+#: `crescendo.models.architecture.ACCEPTED_FORMS` in one clause (a "; " would split the joined message)
+_ARCHITECTURES = ("expected hidden widths [64, 32] (ints ≥ 1), an int N ≥ 0 (N layers ramping from the input "
+                  "to the output width), or {neurons_range: [lo, hi], ramp_std: s}")
+_OPTIMIZER_EXAMPLE = "{_target_: torch.optim.Adam, _partial_: true, lr: 0.001}"
+_NODES = {  # key: (example, may be null, must be a partial)
+    "activation": ("{_target_: torch.nn.ReLU}", True, False),
+    "last_activation": ("{_target_: torch.nn.Sigmoid}", True, False),
+    "criterion": ("{_target_: torch.nn.MSELoss}", True, False),
+    "optimizer": (_OPTIMIZER_EXAMPLE, True, True),
+    "scheduler": ("{_target_: torch.optim.lr_scheduler.ReduceLROnPlateau, _partial_: true}", True, True),
+}
+
+
+def model_problems(cfg: Any) -> list[Problem]:
+    target = str(read(cfg, "model._target_"))
+    if target not in MODEL_METRICS:
+        return []
+    from crescendo.models.architecture import architecture_problem
+
+    found: list[Problem] = []
+    architecture = read(cfg, "model.architecture")
+    why = None if architecture is ABSENT else architecture_problem(architecture)
+    if why is not None:
+        found.append(Problem("model.architecture", architecture, why, _ARCHITECTURES))
+    found += number("model.dropout", read(cfg, "model.dropout"), "use e.g. model.dropout=0.1 (0 = none)",
+                    at_least=0, below=1)
+    for key in ("batch_norm", "last_batch_norm"):
+        found += flag(f"model.{key}", read(cfg, f"model.{key}"), f"use model.{key}=true or false")
+    if "BatchedEnsemble" in target:
+        found += whole("model.n_members", read(cfg, "model.n_members"), 1, "set e.g. model.n_members=5")
+    for key, (example, nullable, partial) in _NODES.items():
+        found += _node(f"model.{key}", read(cfg, f"model.{key}"), example, nullable, partial)
+    optimizer = read(cfg, "model.optimizer")
+    if isinstance(optimizer, dict) and str(optimizer.get("_target_", "")).startswith("torch.optim."):
+        found += optimizer_problems(optimizer)
+    return found
+
+
+def _node(key: str, value: Any, example: str, nullable: bool, partial: bool) -> list[Problem]:
+    """A constructor node: a mapping with a `_target_` (and `_partial_: true` where the model finishes it)."""
+    if value is ABSENT or (nullable and value is None):
+        return []
+    fix = f"use e.g. {key}=\"{example}\"" + (" or null" if nullable else "")
+    if not isinstance(value, dict) or not isinstance(value.get("_target_"), str):
+        what = "must be a config with a _target_" + ("" if isinstance(value, dict) else f", not {type_name(value)}")
+        return [Problem(key, value, what, fix)]
+    if partial and value.get("_partial_") is not True:
+        return [Problem(f"{key}._partial_", value.get("_partial_", ABSENT), "must be true: the model calls it with "
+                        "its parameters", f"set {key}._partial_=true")]
+    return []
+
+
+def optimizer_problems(optimizer: dict) -> list[Problem]:
+    """What torch.optim's constructors refuse (lr ≥ 0, betas in [0, 1) ...), plus lr = 0: it learns nothing."""
+    key = "model.optimizer"
+    found = number(f"{key}.lr", optimizer.get("lr", ABSENT), f"set e.g. {key}.lr=0.001", above=0)
+    for name in ("weight_decay", "eps", "momentum", "dampening"):
+        found += number(f"{key}.{name}", optimizer.get(name, ABSENT), f"set {key}.{name}=0 or more", at_least=0)
+    betas = optimizer.get("betas", ABSENT)
+    if betas is not ABSENT and not (isinstance(betas, list) and len(betas) == 2
+                                    and all(is_number(b) and 0 <= b < 1 for b in betas)):
+        found.append(Problem(f"{key}.betas", betas, "must be two numbers in [0, 1)", f"use e.g. {key}.betas=[0.9,0.999]"))
+    for name in ("fused", "foreach", "amsgrad", "nesterov", "maximize", "capturable", "differentiable"):
+        found += flag(f"{key}.{name}", optimizer.get(name, ABSENT), f"use {key}.{name}=true or false", nullable=True)
+    return found
