@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from hydra import compose, initialize_config_module
+from hydra import initialize_config_module
 
 from crescendo.errors import ConfigError, CrescendoError
 from crescendo.hydra_errors import explain
@@ -112,7 +112,7 @@ def test_an_existing_key_with_a_plus_says_to_drop_it():
 def test_a_missing_equals_sign_asks_for_a_value():
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    with pytest.raises(Exception) as raised:  # noqa: PT011 - whatever Hydra's parser raises
+    with pytest.raises(Exception) as raised:  # whatever Hydra's parser raises
         OverridesParser.create().parse_overrides(["trainer.max_epochs"])
     assert str(explain(raised.value, ["trainer.max_epochs"])) == (
         "trainer.max_epochs: 'trainer.max_epochs' has no value — write trainer.max_epochs=VALUE")

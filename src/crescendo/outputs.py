@@ -20,8 +20,11 @@ from omegaconf import DictConfig
 from crescendo.errors import ConfigError
 
 
-def check_writable_dir(key: str, path: str | Path) -> None:
-    """Raise ConfigError unless `path` is, or can be made as, a directory this process can write."""
+def check_writable_dir(key: str, path: str | Path, fix: str | None = None) -> None:
+    """Raise ConfigError unless `path` is, or can be made as, a directory this process can write.
+
+    `key` names the setting (or command-line option) in the message; `fix` replaces the suggested
+    `key=<directory>` where that form does not fit (an option of cr-predict, say)."""
     path = Path(path).absolute()
     existing = path
     while not existing.exists() and not existing.is_symlink():
@@ -30,10 +33,11 @@ def check_writable_dir(key: str, path: str | Path) -> None:
         if os.access(existing, os.W_OK | os.X_OK):
             return
         made = "is" if existing == path else f"would be made in {existing}, which is"
-        raise ConfigError(f"{key}: {path} {made} not writable — choose a directory you can write, "
-                          f"e.g. {key}=$HOME/results, or make it writable (chmod u+w {existing})")
+        raise ConfigError(f"{key}: {path} {made} not writable — "
+                          + (fix or f"choose a directory you can write, e.g. {key}=$HOME/results, "
+                                    f"or make it writable (chmod u+w {existing})"))
     what = "is a file" if existing == path else f"cannot be made: {existing} is a file"
-    raise ConfigError(f"{key}: {path} {what} — choose a directory, e.g. {key}={existing.parent / 'results'}")
+    raise ConfigError(f"{key}: {path} {what} — " + (fix or f"choose a directory, e.g. {key}={existing.parent / 'results'}"))
 
 
 def check_output_dirs(config: DictConfig, job_dir_key: str) -> None:
