@@ -36,7 +36,7 @@ def run(cfg: DictConfig):  # -> crescendo.result.TrainResult
     except NonFiniteLossError as error:
         if in_search:
             raise
-        exit_with(f"{error} (result.json records the failed run; try a lower model.optimizer.lr)", code=1)
+        exit_with(f"{error} — {Path(cfg.paths.output_dir).resolve() / 'result.json'} records the failed run", code=1)
 
 
 def _remove_bookkeeping_only_dir(run_dir: Path) -> None:
