@@ -5,6 +5,7 @@ corrected rerun would trip on (no half-made run dir, no trial dirs, no study at 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -251,6 +252,17 @@ TOOL_CASES = [
          ["cr-predict: error: -o {tmp}/y.txt: unknown file type ('.txt')"], command="cr-predict"),
     Case("predict-std-single-run", ["{run}", "{arrays}/x5.npy", "-o", "{tmp}/y.npy", "--std", "{tmp}/s.npy"],
          ["cr-predict: error: --std needs an ensemble"], command="cr-predict"),
+    Case("predict-corrupt-result", ["{run}_bad_json", "{arrays}/x5.npy", "-o", "{tmp}/y.npy"],
+         ["cr-predict: error: {run}_bad_json/result.json: cannot be read as JSON"], command="cr-predict"),
+    Case("predict-checkpoint-missing", ["{run}_no_ckpt", "{arrays}/x5.npy", "-o", "{tmp}/y.npy"],
+         ["cr-predict: error: {run}_no_ckpt: the best checkpoint {run}_no_ckpt/checkpoints/best.ckpt is missing"],
+         command="cr-predict"),
+    Case("predict-checkpoint-corrupt", ["{run}_bad_ckpt", "{arrays}/x5.npy", "-o", "{tmp}/y.npy"],
+         ["cr-predict: error: {run}_bad_ckpt/checkpoints/best.ckpt: cannot be read as a checkpoint"],
+         command="cr-predict"),
+    Case("export-checkpoint-corrupt", ["{run}_bad_ckpt", "-o", "{tmp}/m.pt2"],
+         ["cr-export: error: {run}_bad_ckpt/checkpoints/best.ckpt: cannot be read as a checkpoint"],
+         command="cr-export"),
     Case("report-missing-path", ["{tmp}/nowhere"], ["cr-report: error: {tmp}/nowhere: no such file or directory"],
          command="cr-report"),
     Case("report-not-a-run", ["{bad}"], ["cr-report: error: {bad}: holds no run, search or ensemble"],
@@ -337,6 +349,12 @@ def outcomes(request, values):
                                   "quiet=true", f"hydra.run.dir={values['run']}"], cwd=root, capture_output=True,
                                  text=True, timeout=300)
         assert trained.returncode == 0, trained.stderr
+        for broken in ("bad_json", "no_ckpt", "bad_ckpt"):  # damaged copies of it
+            shutil.copytree(values["run"], f"{values['run']}_{broken}")
+        Path(f"{values['run']}_bad_json", "result.json").write_text("{not json")
+        for checkpoint in Path(f"{values['run']}_no_ckpt", "checkpoints").glob("*.ckpt"):
+            checkpoint.unlink()
+        Path(f"{values['run']}_bad_ckpt", "checkpoints", "best.ckpt").write_bytes(b"not a checkpoint")
     if any("{postgres" in arg for case in cases for arg in case.args):
         postgres_url = request.getfixturevalue("postgres_url")
         values = {**values, "postgres_nodb": postgres_url.rsplit("/", 1)[0] + "/nodb"}

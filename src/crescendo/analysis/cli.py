@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, Sequence
 
-from crescendo.errors import CrescendoError
+from crescendo.errors import CrescendoError, DataError
 
 if TYPE_CHECKING:
     from crescendo.analysis import Ensemble, Run
@@ -153,8 +153,8 @@ def _predict(args: argparse.Namespace) -> str:
             prediction, std = target.predict(x, device=args.device), None
         else:
             prediction, std = target.predict_stats(x, device=args.device)
-    except CrescendoError as error:  # the inputs do not fit the model: name their file
-        raise CrescendoError(f"{inputs}: {error}") from None
+    except DataError as error:  # the inputs do not fit the model: name their file
+        raise DataError(f"{inputs}: {error}") from None
     write_array(output, prediction, "y", "-o")
     written = [f"{output} {tuple(prediction.shape)}"]
     if std is not None and std_path is not None:
