@@ -82,7 +82,7 @@ def _missing_option(error: Any) -> ConfigError:
     group, _, option = missing.rpartition("/")
     if not group or not options:
         return ConfigError(f"{missing or _one_line(str(error))}: no such config — check the command line")
-    closest = difflib.get_close_matches(option, options, n=1, cutoff=0.0)
+    closest = difflib.get_close_matches(option, options, n=1, cutoff=0.5)
     hint = f" (closest: {group}={closest[0]})" if closest else ""
     return ConfigError(f"{group}={option}: no such option — choose one of {', '.join(options)}{hint}")
 

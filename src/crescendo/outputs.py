@@ -52,18 +52,26 @@ def check_output_dirs(config: DictConfig, job_dir_key: str) -> None:
 
 
 class CheckOutputDirs(Callback):
-    """Hydra callback: a single run's directories are checked before Hydra creates the run dir.
+    """Hydra callback: the output directories are checked before Hydra creates them.
 
     Hydra turns a callback's exception into a warning and goes on to fail at its own mkdir, so the
     problem is kept here (`found`) for `cr`'s entry point, which reports it instead of that OSError.
-    A search's sweep dir is checked by the sweeper itself, before its study is opened.
+    crescendo's sweeper also checks its sweep dir itself, and stops before its study is opened.
     """
 
     found: ConfigError | None = None
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._check(config, "hydra.run.dir")
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        # Hydra's own sweeper (`cr -m a=1,2`) makes the sweep dir itself; crescendo's checks it first
+        self._check(config, "hydra.sweep.dir")
+
+    @staticmethod
+    def _check(config: DictConfig, job_dir_key: str) -> None:
         try:
-            check_output_dirs(config, "hydra.run.dir")
+            check_output_dirs(config, job_dir_key)
         except ConfigError as error:
             CheckOutputDirs.found = error
 

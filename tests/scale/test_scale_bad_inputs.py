@@ -213,6 +213,8 @@ OUTPUT_CASES = [
          ["cr: error: hydra.sweep.dir: {file}/sweep cannot be made: {file} is a file"], search=True),
     Case("output-search-root-under-file", [*SEARCH, "paths.root_dir={file}/results"],
          ["cr: error: paths.root_dir: {file}/results cannot be made: {file} is a file"], search=True),
+    Case("output-basic-multirun-under-file", ["-m", "data=diabetes", "seed=1,2", "hydra.sweep.dir={file}/sweep"],
+         ["cr: error: hydra.sweep.dir: {file}/sweep cannot be made: {file} is a file"]),
     Case("output-root-read-only", ["data=diabetes", "paths.root_dir={ro}/results"],
          ["cr: error: paths.root_dir: {ro}/results would be made in {ro}, which is not writable"],
          extra={"unwritable": True}),
