@@ -166,3 +166,9 @@ def test_a_read_only_dir_is_refused(tmp_path):
         pytest.skip("running as root: mode 0o500 does not stop this user's writes")
     with pytest.raises(ConfigError, match=r"^hydra.sweep.dir: .* which is not writable — "):
         check_writable_dir("hydra.sweep.dir", locked / "sweep")
+
+
+def test_hydra_flags_are_not_overrides():
+    error = hydra_error("data=diabetes", "trainer.max_epochz=2")
+    assert "did you mean trainer.max_epochs?" in str(explain(error, ["--cfg", "job", "-m", "data=diabetes",
+                                                                      "trainer.max_epochz=2"]))

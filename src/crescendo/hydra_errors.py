@@ -146,7 +146,7 @@ def _declared_type(cause: BaseException, key: str) -> str | None:
 def _sweep_without_search(text: str, arguments: Sequence[str]) -> CrescendoError:
     """Hydra reports 'Sweep parameters ... requires --multirun' when the config failed to compose in
     search mode for another reason (it then falls back to a single run): find that reason."""
-    plain = [a for a in arguments if not _is_sweep(a) and not a.startswith("-")]
+    plain = [a for a in _overrides(arguments) if not _is_sweep(a)]
     try:
         _compose(plain)
     except Exception as error:  # noqa: BLE001 - the real reason, found without the search ranges
@@ -176,7 +176,7 @@ def _config_keys(arguments: Sequence[str]) -> list[str]:
     from omegaconf import OmegaConf
 
     try:
-        cfg = _compose([a for a in arguments if not _is_sweep(a) and not a.startswith("-")])
+        cfg = _compose([a for a in _overrides(arguments) if not _is_sweep(a)])
     except Exception:  # noqa: BLE001 - no suggestion then; the error itself is still reported
         return []
     keys: list[str] = []
@@ -189,6 +189,11 @@ def _config_keys(arguments: Sequence[str]) -> list[str]:
 
     walk(OmegaConf.to_container(cfg, resolve=False), "")
     return keys
+
+
+def _overrides(arguments: Sequence[str]) -> list[str]:
+    """The overrides among `cr`'s arguments: not Hydra's flags (-m, --cfg job, --info config ...)."""
+    return [a for a in arguments if not a.startswith("-") and ("=" in a or a.startswith("~"))]
 
 
 def _is_sweep(argument: str) -> bool:
