@@ -121,6 +121,10 @@ def test_a_missing_equals_sign_asks_for_a_value():
 def test_bugs_and_crescendo_errors():
     assert explain(ZeroDivisionError("x"), []) is None
     assert explain(KeyError("x"), []) is None
+    assert explain(FileNotFoundError("x"), []) is None  # no output dir was found bad first
+    from omegaconf.errors import ValidationError
+
+    assert explain(ValidationError("raised by our own code"), []) is None
     error = CrescendoError("data.data_dir: gone — fix it")
     assert explain(error, []) is error
 

@@ -51,8 +51,7 @@ def explain(error: BaseException, arguments: Sequence[str]) -> CrescendoError | 
             key = item.group(1) if item else "?"
             return ConfigError(f"{key}: is already in the config — drop the + to change it ({key}=VALUE)")
         return ConfigError(f"{_one_line(text)} — check the command line (cr --cfg job shows the config)")
-    if isinstance(error, ValidationError):
-        return _wrong_type(f"Error merging override {getattr(error, 'full_key', '')}", error)
+    # an omegaconf error raised outside composition is our own code's: a bug, with its traceback
     if isinstance(error, OSError):  # Hydra could not make the run dir: CheckOutputDirs found why first
         from crescendo.outputs import CheckOutputDirs
 
