@@ -52,11 +52,21 @@ def explain(error: BaseException, arguments: Sequence[str]) -> CrescendoError | 
             return ConfigError(f"{key}: is already in the config — drop the + to change it ({key}=VALUE)")
         return ConfigError(f"{_one_line(text)} — check the command line (cr --cfg job shows the config)")
     # an omegaconf error raised outside composition is our own code's: a bug, with its traceback
-    if isinstance(error, OSError):  # Hydra could not make the run dir: CheckOutputDirs found why first
+    if any(isinstance(e, OSError) for e in _chain(error)):
+        # Hydra could not make or write the output dir (its mkdir; its log file handler, which logging
+        # reports as a ValueError): CheckOutputDirs found why first
         from crescendo.outputs import CheckOutputDirs
 
         return CheckOutputDirs.found
     return None
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """The error and the ones it was raised from or during."""
+    chain = [error]
+    while (error := error.__cause__ or error.__context__) is not None and error not in chain:
+        chain.append(error)
+    return chain
 
 
 # ----------------------------------------------------------------------------- the kinds of error
