@@ -60,11 +60,12 @@ def syntax_hint(text: str, detail: str) -> str:
     key = key.lstrip("+~")
     if re.match(r"\s*(choice|interval|range|tag|glob)\s*\(", value):
         return f"write e.g. {EXAMPLES}"
-    if not value.isascii() or "token recognition error" in detail and not value.lstrip().startswith(("'", '"')):
-        # Hydra's grammar reads only ASCII letters, digits and a few symbols unquoted
-        return f"quote the value, in the shell: '{text.split('=', 1)[0]}=\"{value}\"'"
     if value.count("'") % 2 or value.count('"') % 2:
         return f"close the quote, e.g. {key}='a b'"
+    if not value.isascii() or "token recognition error" in detail:
+        # Hydra's grammar reads only ASCII letters, digits and a few symbols unquoted (a shell passes
+        # /tmp/dätä as it is: Python decodes the arguments as UTF-8, even under LC_ALL=C)
+        return f"quote the value, in the shell: '{text.split('=', 1)[0]}=\"{value}\"'"
     if value.lstrip()[:1] in "[{" or value.count("(") != value.count(")"):
         return f"balance the brackets, e.g. {key}=[64,32] or {key}={{a: 1}}"
     return f"quote the value if it holds spaces or symbols: '{key}=\"{value}\"'"
