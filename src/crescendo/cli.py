@@ -4,6 +4,7 @@ and turns a user's mistake into one `cr: error:` line and an exit status."""
 from __future__ import annotations
 
 import gc
+import os
 import shutil
 import sys
 import warnings
@@ -35,7 +36,7 @@ def run(cfg: DictConfig):  # -> crescendo.result.TrainResult
     except NonFiniteLossError as error:
         if in_search:
             raise
-        exit_with(f"{error} (result.json records the failed run; try a lower model.optimizer.lr)", code=1)
+        exit_with(f"{error} — {Path(cfg.paths.output_dir).resolve() / 'result.json'} records the failed run", code=1)
 
 
 def _remove_bookkeeping_only_dir(run_dir: Path) -> None:
@@ -61,13 +62,23 @@ def _format_warning(message, category, filename, lineno, line=None) -> str:  # n
 def main() -> None:
     """Console-script entry point."""
     warnings.formatwarning = _format_warning  # a user reads "cr: warning: …", not our source lines
-    sys.argv[1:] = normalize_overrides(sys.argv[1:])
     try:  # Hydra's own parse error names neither the key nor the fix
         check_override_syntax(sys.argv[1:])
     except ConfigError as error:
         exit_with(error)
+    sys.argv[1:] = normalize_overrides(sys.argv[1:])
+    # Hydra's exceptions reach this function instead of Hydra's multi-line report: a user's mistake
+    # among them becomes one line (crescendo.hydra_errors), anything else keeps its traceback
+    os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         run()
+    except Exception as error:
+        from crescendo.hydra_errors import explain
+
+        user_error = explain(error, sys.argv[1:])
+        if user_error is None:
+            raise
+        exit_with(user_error)
     finally:
         # the process ends now: a heap with torch and Lightning loaded takes ~1 s to collect at exit
         gc.freeze()

@@ -9,6 +9,7 @@ rewritten to `++` (add or override), which accepts both spellings.
 
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 from crescendo.errors import ConfigError
@@ -39,6 +40,8 @@ def check_override_syntax(arguments: Sequence[str]) -> None:
     for text in arguments:
         if text.startswith("-") or "=" not in text:
             continue
+        if not text.split("=", 1)[0].lstrip("+~"):
+            raise ConfigError(f"'{text}': no key before '=' — write key=value")
         if parser is None:
             from hydra.core.override_parser.overrides_parser import OverridesParser
 
@@ -47,5 +50,22 @@ def check_override_syntax(arguments: Sequence[str]) -> None:
             parser.parse_override(text)
         except Exception as error:
             detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            key = text.split("=", 1)[0].lstrip("+~") or text
-            raise ConfigError(f"{key}: cannot parse '{text}': {detail} — write e.g. {EXAMPLES}") from None
+            key = text.split("=", 1)[0].lstrip("+~")
+            raise ConfigError(f"{key}: cannot parse '{text}': {detail} — {syntax_hint(text, detail)}") from None
+
+
+def syntax_hint(text: str, detail: str) -> str:
+    """The fix for an override Hydra's grammar rejects, by what its value looks like."""
+    key, _, value = text.partition("=")
+    key = key.lstrip("+~")
+    if re.match(r"\s*(choice|interval|range|tag|glob)\s*\(", value):
+        return f"write e.g. {EXAMPLES}"
+    if value.count("'") % 2 or value.count('"') % 2:
+        return f"close the quote, e.g. {key}='a b'"
+    if not value.isascii() or "token recognition error" in detail:
+        # Hydra's grammar reads only ASCII letters, digits and a few symbols unquoted (a shell passes
+        # /tmp/dätä as it is: Python decodes the arguments as UTF-8, even under LC_ALL=C)
+        return f"quote the value, in the shell: '{text.split('=', 1)[0]}=\"{value}\"'"
+    if value.lstrip()[:1] in "[{" or value.count("(") != value.count(")"):
+        return f"balance the brackets, e.g. {key}=[64,32] or {key}={{a: 1}}"
+    return f"quote the value if it holds spaces or symbols: '{key}=\"{value}\"'"

@@ -77,3 +77,23 @@ def test_an_unfinished_search_without_study(search, copy_tree):
         shutil.rmtree(copied / child)
     with pytest.raises(CrescendoError, match=r"holds no run, search or ensemble"):
         load(copied)
+
+
+def test_a_damaged_run_is_one_clear_error(kfold, copy_tree):
+    import numpy as np
+
+    from crescendo.errors import DataError
+
+    runs = sorted(p for p in kfold.path.iterdir() if (p / "result.json").is_file())
+    run_dir = copy_tree(runs[0], "damaged")
+    run = load(run_dir)
+    with pytest.raises(DataError, match=r"^inputs to predict have shape \(2, 1\) but the model expects"):
+        run.predict(np.zeros((2, 1), np.float32))
+    with pytest.raises(DataError, match=rf"^inputs to predict hold {run.raw_input_dims} NaN or infinite values"):
+        run.predict(np.full((1, run.raw_input_dims), np.nan, np.float32))
+    (run_dir / "checkpoints" / "best.ckpt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CrescendoError, match=rf"^{run_dir}/checkpoints/best.ckpt: cannot be read as a checkpoint"):
+        load(run_dir).predict(np.zeros((2, run.raw_input_dims), np.float32))
+    (run_dir / "result.json").write_text("{not json")
+    with pytest.raises(CrescendoError, match=rf"^{run_dir}/result.json: cannot be read as JSON"):
+        load(run_dir).result

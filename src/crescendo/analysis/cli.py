@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, Sequence
 
-from crescendo.errors import CrescendoError
+from crescendo.errors import CrescendoError, DataError
 
 if TYPE_CHECKING:
     from crescendo.analysis import Ensemble, Run
@@ -29,6 +29,15 @@ class _Parser(argparse.ArgumentParser):
 def _fail(prog: str, message: object) -> NoReturn:
     print(f"{prog}: error: {message}", file=sys.stderr)
     raise SystemExit(2)
+
+
+def _check_output(option: str, path: Path, *, directory: bool = False) -> None:
+    """Fail before any work when the output cannot be written where it is asked for (under a file, in a
+    read-only directory)."""
+    from crescendo.outputs import check_writable_dir
+
+    check_writable_dir(f"{option} {path}", path if directory else path.absolute().parent,
+                       fix=f"give {option} a path in a directory you can write")
 
 
 def _positive_int(text: str) -> int:
@@ -114,11 +123,14 @@ def _predict(args: argparse.Namespace) -> str:
     from crescendo.analysis.tables import check_writable, default_output, read_array, write_array
 
     inputs = Path(args.inputs)
+    x, how = read_array(inputs, args.key)  # a missing or unreadable input is named before its default output
     output = Path(args.output) if args.output is not None else default_output(inputs)
     check_writable(output, "-o")
+    _check_output("-o", output)
     std_path = Path(args.std) if args.std is not None else None
     if std_path is not None:
         check_writable(std_path, "--std")
+        _check_output("--std", std_path)
     for option, path in (("-o", output), ("--std", std_path)):
         if path is not None and path.resolve() == inputs.resolve():
             raise CrescendoError(f"{option} {path}: is the input file — name another file for the predictions")
@@ -129,7 +141,6 @@ def _predict(args: argparse.Namespace) -> str:
             f"--std needs an ensemble (several members), but {args.path} gives a single run — "
             "use --ensemble K with a search, or an ensemble directory"
         )
-    x, how = read_array(inputs, args.key)
     try:
         import torch
 
@@ -137,10 +148,13 @@ def _predict(args: argparse.Namespace) -> str:
     except RuntimeError as error:
         raise CrescendoError(f"--device {args.device}: {error}") from None
 
-    if isinstance(target, Run):
-        prediction, std = target.predict(x, device=args.device), None
-    else:
-        prediction, std = target.predict_stats(x, device=args.device)
+    try:
+        if isinstance(target, Run):
+            prediction, std = target.predict(x, device=args.device), None
+        else:
+            prediction, std = target.predict_stats(x, device=args.device)
+    except DataError as error:  # the inputs do not fit the model: name their file
+        raise DataError(f"{inputs}: {error}") from None
     write_array(output, prediction, "y", "-o")
     written = [f"{output} {tuple(prediction.shape)}"]
     if std is not None and std_path is not None:
@@ -199,6 +213,7 @@ def _export(args: argparse.Namespace) -> str:
 
     output = Path(args.output)
     suffix = check_format(output)  # an unknown suffix or a missing extra fails before any work
+    _check_output("-o", output)
     target, source = _target(args.path, args.ensemble)
     if args.members and isinstance(target, Run):
         raise CrescendoError(f"--members needs an ensemble, but {args.path} gives a single run — drop --members")
@@ -245,6 +260,8 @@ def report_main(argv: Sequence[str] | None = None) -> None:
     try:
         from crescendo.analysis import load, write_report
 
+        if args.output is not None:
+            _check_output("-o", Path(args.output), directory=True)
         page = write_report(load(args.path), args.output)
     except CrescendoError as error:
         _fail(parser.prog, error)

@@ -206,7 +206,16 @@ class Run:
         if self._inputs is None:
             from crescendo.data import ArrayRegressionDataModule
 
-            self._inputs = ArrayRegressionDataModule.from_checkpoint(self._checkpoint_or_raise())
+            checkpoint = self._checkpoint_or_raise()
+            try:
+                self._inputs = ArrayRegressionDataModule.from_checkpoint(checkpoint)
+            except CrescendoError:
+                raise
+            except Exception as error:  # a truncated or foreign file: torch's unpickler says why, deep down
+                raise CrescendoError(
+                    f"{checkpoint}: cannot be read as a checkpoint ({type(error).__name__}: "
+                    f"{str(error).splitlines()[0] if str(error) else ''}) — train the run again or copy the file again"
+                ) from error
         return self._inputs
 
     @property

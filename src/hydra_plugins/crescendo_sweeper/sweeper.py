@@ -38,6 +38,7 @@ class CrescendoSweeper(Sweeper):
 
     def sweep(self, arguments: List[str]) -> Any:
         from crescendo.errors import CrescendoError, exit_with
+        from crescendo.outputs import check_output_dirs
         from hydra_plugins.crescendo_sweeper._optuna_quiet import quiet_optuna
         from hydra_plugins.crescendo_sweeper._plan import SearchPlan, check_trial_composes
         from hydra_plugins.crescendo_sweeper._search import SearchInterrupted, run_search
@@ -47,6 +48,7 @@ class CrescendoSweeper(Sweeper):
         quiet_optuna()
         loader = self.hydra_context.config_loader
         try:
+            check_output_dirs(self.config, "hydra.sweep.dir")  # before the study opens a file there
             plan = SearchPlan.from_config(self.settings, self.config, arguments, loader)
             check_trial_composes(plan, self.config, loader)
             return run_search(plan, self.launcher, self.config, extend_space=bool(self.settings.extend_space))
