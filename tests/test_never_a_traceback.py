@@ -93,13 +93,6 @@ def data_dir(tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason=(
-    "values the checking stage and Hydra's error translations (issue 10, the other two branches) do not catch "
-    "yet — found: model.optimizer.lr=-1 (Adam's ValueError: traceback), monitor=34 (Lightning's "
-    "MisconfigurationException: traceback), seed=[] and seed={} (traceback; in a search Hydra's type mismatch on "
-    "hydra.sweeper.seed), trainer.max_epochs=[1,8,9], a search expression in a single run (Hydra's exit 1), "
-    "and in a 1-trial search an unchecked value failing the trial (exit 1 via max_failure_rate): "
-    "data.batch_size=-1e-62, model.architecture=tag(log, interval(0.0001, 0.1)), monitor=choice(true, false)"))
 @settings(max_examples=50, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(overrides=OVERRIDES, search=st.booleans())

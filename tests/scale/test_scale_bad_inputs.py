@@ -543,8 +543,10 @@ def outcomes(request, values):
         return dict(zip((c.id for c in cases), pool.map(run, cases)))
 
 
-def test_the_table_has_at_least_twenty_cases():
-    assert len(CASES) >= 20 and len({c.id for c in CASES}) == len(CASES)
+def test_the_table_covers_at_least_120_inputs_of_every_kind():
+    assert len(CASES) >= 120 and len({c.id for c in CASES}) == len(CASES)
+    assert all(len(kind) >= 5 for kind in (DATA_CASES, OVERRIDE_CASES, SEARCH_CASES, SWEEPER_CASES, STORAGE_CASES,
+                                           SEARCHED_VALUE_CASES, OUTPUT_CASES, RESUME_CASES, HYDRA_CASES, TOOL_CASES))
 
 
 @pytest.mark.slow
