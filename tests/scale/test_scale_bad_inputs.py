@@ -140,6 +140,8 @@ SWEEPER_CASES = [
          ["cr: error: hydra.sweeper.pruner=early: unknown pruner — choose one of none"], search=True),
     Case("bad-direction", [*SEARCH, "hydra.sweeper.direction=sideways"],
          ["cr: error: hydra.sweeper.direction=sideways: each direction is minimize or maximize"], search=True),
+    Case("direction-number", [*SEARCH, "hydra.sweeper.direction=1"],
+         ["cr: error: hydra.sweeper.direction=1: each direction is minimize or maximize"], search=True),
     Case("heartbeat-zero", [*SEARCH, "hydra.sweeper.heartbeat_interval=0"],
          ["cr: error: hydra.sweeper.heartbeat_interval=0: must be a whole number ≥ 1 or null"], search=True),
     Case("grace-too-short", [*SEARCH, "hydra.sweeper.grace_period=5"],

@@ -214,7 +214,7 @@ def _n_jobs(value: Any, cfg: DictConfig, in_process: bool) -> int:
 
 def _directions(direction: Any, objectives: Any) -> tuple[list[str], list[str] | None]:
     raw = _plain(direction)
-    given = [raw] if isinstance(raw, str) else list(raw or [])
+    given = list(raw) if isinstance(raw, (list, tuple)) else [] if raw is None else [raw]
     directions = []
     for d in given:
         if str(d).lower() not in _DIRECTIONS:
