@@ -23,15 +23,28 @@ EXAMPLES = (
 APPENDABLE_KEYS: tuple[str, ...] = ("data.data_dir",)
 
 
+#: the original Crescendo 0.0.4's `data.dataloader_kwargs.<key>`: not declared in the packaged config (our
+#: `data.batch_size` etc. follow it, see crescendo.data.dataloader_kwargs), so written with or without '+'
+ADDED_KEYS_PREFIX = "data.dataloader_kwargs"
+
+
 def normalize_overrides(arguments: list[str]) -> list[str]:
-    """Turn `+key=value` into `++key=value` for the keys in APPENDABLE_KEYS; leave the rest alone."""
+    """Turn `+key=value` into `++key=value` for the keys in APPENDABLE_KEYS, and `[+]data.dataloader_kwargs…`
+    into `++data.dataloader_kwargs…`; leave the rest alone."""
     normalized = []
     for argument in arguments:
         key = argument[1:].split("=", 1)[0]
         if argument.startswith("+") and not argument.startswith("++") and key in APPENDABLE_KEYS:
             argument = "+" + argument
+        elif "=" in argument and _is_dataloader_kwargs(argument.split("=", 1)[0].lstrip("+")) \
+                and not argument.startswith("++"):
+            argument = "++" + argument.lstrip("+")
         normalized.append(argument)
     return normalized
+
+
+def _is_dataloader_kwargs(key: str) -> bool:
+    return key == ADDED_KEYS_PREFIX or key.startswith(ADDED_KEYS_PREFIX + ".")
 
 
 def check_override_syntax(arguments: Sequence[str]) -> None:

@@ -20,8 +20,7 @@ def data_problems(cfg: Any) -> list[Problem]:
         return []
     from crescendo.data.builtin import BUILTINS
 
-    found = whole("data.batch_size", read(cfg, "data.batch_size"), 1, "set e.g. data.batch_size=64")
-    found += whole("data.num_workers", read(cfg, "data.num_workers"), 0, "use data.num_workers=0", nullable=True)
+    found = loader_problems(cfg)
     for key in ("normalize_inputs", "production_mode"):
         found += flag(f"data.{key}", read(cfg, f"data.{key}"), f"use data.{key}=true or false")
     builtin, data_dir = read(cfg, "data.builtin"), read(cfg, "data.data_dir")
@@ -43,6 +42,35 @@ def data_problems(cfg: Any) -> list[Problem]:
                 getattr(splits, f"parse_{key}")(value)
             except ConfigError as error:
                 found.append(_from_error(str(error), value))
+    return found
+
+
+def loader_problems(cfg: Any) -> list[Problem]:
+    """batch_size, num_workers, pin_memory, drop_last — each under the spelling the user gave: ours
+    (`data.batch_size`) or the original Crescendo 0.0.4's (`data.dataloader_kwargs.batch_size`); both
+    given with different values is one problem naming both keys."""
+    from crescendo.data.dataloader_kwargs import conflict
+
+    found: list[Problem] = []
+    theirs_all = read(cfg, "data.dataloader_kwargs")
+    theirs_all = theirs_all if isinstance(theirs_all, dict) else {}
+    for unknown in sorted(set(map(str, theirs_all)) - {"batch_size", "num_workers", "pin_memory", "drop_last"}):
+        found.append(Problem(f"data.dataloader_kwargs.{unknown}", theirs_all[unknown], "is not a data loader setting",
+                             "use data.dataloader_kwargs.{batch_size, num_workers, pin_memory, drop_last}"))
+    for name in ("batch_size", "num_workers", "pin_memory", "drop_last"):
+        ours, theirs = read(cfg, f"data.{name}"), theirs_all.get(name)
+        key, value = f"data.{name}", ours
+        if theirs is not None:
+            if ours not in (None, ABSENT) and ours != theirs:
+                found.append(Problem(*conflict(name, ours, theirs)))
+                continue
+            key, value = f"data.dataloader_kwargs.{name}", theirs
+        if name == "batch_size":
+            found += whole(key, value, 1, f"set e.g. {key}=64")
+        elif name == "num_workers":
+            found += whole(key, value, 0, f"use {key}=0", nullable=True)
+        else:
+            found += flag(key, value, f"use {key}=true or false")
     return found
 
 

@@ -18,7 +18,9 @@ import numpy as np
 import torch
 
 from crescendo.batch_blocks import block_size
+from crescendo.data.dataloader_kwargs import merge as merge_loader_settings
 from crescendo.data.loaders import BlockedBatches, MemberBatches, TensorBatches
+from crescendo.data.original_arrays import OriginalArrays
 from crescendo.data.prepare import prepare
 from crescendo.data.splits import parse_ensemble_split, parse_feature_select
 from crescendo.data.transform import InputTransform
@@ -31,7 +33,7 @@ log = logging.getLogger(__name__)
 MAX_DEVICE_BYTES = 2 * 1024**3
 
 
-class ArrayRegressionDataModule(L.LightningDataModule):
+class ArrayRegressionDataModule(OriginalArrays, L.LightningDataModule):
     """Inputs X (rows, features) → targets Y (rows, targets), every split held in memory as float32.
 
     Args:
@@ -55,6 +57,14 @@ class ArrayRegressionDataModule(L.LightningDataModule):
             outside fold k (k < n_members <= n_splits), and the scaler is fit on all training rows.
         num_workers: accepted for config compatibility and ignored — batches are slices of in-memory
             tensors, so worker processes would only add overhead.
+        pin_memory: pin the training tensors in page-locked memory when CUDA is available and they stay
+            on the host (faster host-to-GPU copies); a no-op without CUDA.
+        drop_last: drop the last partial training batch of every epoch (validation and test keep every
+            row). False: only a last training batch of exactly one row is dropped (see below).
+        dataloader_kwargs: the original Crescendo 0.0.4's spelling of batch_size, num_workers,
+            pin_memory and drop_last (`{"batch_size": 64, ...}`; our spelling: those four arguments,
+            `data.batch_size` etc. in a config). One setting given both ways with different values
+            raises ConfigError naming both keys. Unset: batch_size 64, num_workers 0, the rest False.
         n_members: the number of ensemble members one model trains together (`model=mlp_ensemble`;
             the packaged config sets it from `model.n_members`), or None. It matters only with
             `ensemble_split` enabled: training batches are then `MemberBatches` — x (K, b, features),
@@ -79,19 +89,27 @@ class ArrayRegressionDataModule(L.LightningDataModule):
         self,
         data_dir: str | None = None,
         builtin: str | None = None,
-        batch_size: int = 64,
+        batch_size: int | None = None,
         normalize_inputs: bool = True,
         feature_select: str | None = None,
         production_mode: bool = False,
         ensemble_split: dict | None = None,
-        num_workers: int = 0,
+        num_workers: int | None = None,
         n_members: int | None = None,
         batches_per_call: int = 1,
+        pin_memory: bool | None = None,
+        drop_last: bool | None = None,
+        dataloader_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        loader = merge_loader_settings(
+            {"batch_size": batch_size, "num_workers": num_workers, "pin_memory": pin_memory, "drop_last": drop_last},
+            _plain(dataloader_kwargs))
+        batch_size, num_workers = loader["batch_size"], loader["num_workers"]
         self.data_dir = None if data_dir is None else str(data_dir)
         self.builtin = builtin
         self.batch_size = batch_size
+        self.pin_memory, self.drop_last = bool(loader["pin_memory"]), bool(loader["drop_last"])
         self.normalize_inputs = bool(normalize_inputs)
         self.feature_select = _plain(feature_select)
         self.production_mode = bool(production_mode)
@@ -103,6 +121,7 @@ class ArrayRegressionDataModule(L.LightningDataModule):
             "normalize_inputs": self.normalize_inputs, "feature_select": self.feature_select,
             "production_mode": self.production_mode, "ensemble_split": self.ensemble_split,
             "num_workers": num_workers, "n_members": n_members,
+            "pin_memory": self.pin_memory, "drop_last": self.drop_last,
         })
         self.input_dims: int | None = None
         self.output_dims: int | None = None
@@ -169,8 +188,8 @@ class ArrayRegressionDataModule(L.LightningDataModule):
                 rows = [r[shard_rows(len(r), trainer.global_rank, trainer.world_size)] for r in rows]
             x, y = self._to_trainer_device(x, y)
             shuffle = trainer is None or not trainer.overfit_batches
-            return self._blocked(MemberBatches(x, y, rows, self.effective_batch_size, shuffle=shuffle,
-                                               drop_single_last=True))
+            return self._blocked(MemberBatches(*self._pinned(x, y), rows, self.effective_batch_size,
+                                               shuffle=shuffle, drop_single_last=True, drop_last=self.drop_last))
         shuffle = True
         if trainer is not None:
             if trainer.world_size > 1:
@@ -178,7 +197,8 @@ class ArrayRegressionDataModule(L.LightningDataModule):
                 x, y = x.index_select(0, rows), y.index_select(0, rows)
             shuffle = not trainer.overfit_batches
         x, y = self._to_trainer_device(x, y)
-        return self._blocked(TensorBatches(x, y, self.effective_batch_size, shuffle=shuffle, drop_single_last=True))
+        return self._blocked(TensorBatches(*self._pinned(x, y), self.effective_batch_size, shuffle=shuffle,
+                                           drop_single_last=True, drop_last=self.drop_last))
 
     def val_dataloader(self) -> TensorBatches | BlockedBatches:
         """Validation batches in order, every row (the original val rows, even in production mode)."""
@@ -198,6 +218,12 @@ class ArrayRegressionDataModule(L.LightningDataModule):
 
     def _blocked(self, loader: TensorBatches | MemberBatches) -> TensorBatches | MemberBatches | BlockedBatches:
         return loader if self.batches_per_call == 1 else BlockedBatches(loader, self.batches_per_call)
+
+    def _pinned(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`pin_memory`: page-locked copies of host tensors when CUDA is available; else unchanged."""
+        if not self.pin_memory or x.device.type != "cpu" or not torch.cuda.is_available():
+            return x, y
+        return x.pin_memory(), y.pin_memory()
 
     def _to_trainer_device(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Move small data to the trainer's accelerator once, instead of copying every batch."""
@@ -257,7 +283,7 @@ class ArrayRegressionDataModule(L.LightningDataModule):
                             "crescendo with this data module, so its input scaler is unknown")
         hparams = dict(checkpoint.get("datamodule_hyper_parameters") or {})
         known = {"data_dir", "builtin", "batch_size", "normalize_inputs", "feature_select",
-                 "production_mode", "ensemble_split", "num_workers"}
+                 "production_mode", "ensemble_split", "num_workers", "pin_memory", "drop_last"}
         module = cls(**{k: v for k, v in hparams.items() if k in known})
         module.load_state_dict(state)
         return module

@@ -23,10 +23,12 @@ class TensorBatches:
     drop_single_last: drop a final batch of exactly one row (BatchNorm cannot train on one row) unless
         `batch_size` is 1 or it would be the only batch. With shuffling, a different row sits out each
         epoch. Used for training only; validation and test keep every row.
+    drop_last: drop the final partial batch whatever its size (`data.drop_last`, torch DataLoader's
+        meaning), unless it would be the only batch; for training only.
     """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, *, shuffle: bool,
-                 drop_single_last: bool = False) -> None:
+                 drop_single_last: bool = False, drop_last: bool = False) -> None:
         if len(x) != len(y):
             raise ValueError(f"x has {len(x)} rows but y has {len(y)}")
         if batch_size < 1:
@@ -34,9 +36,7 @@ class TensorBatches:
         self.x, self.y = x, y
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
-        n = len(x)
-        drop = drop_single_last and self.batch_size > 1 and n > self.batch_size and n % self.batch_size == 1
-        self.n_rows_per_pass = n - 1 if drop else n
+        self.n_rows_per_pass = rows_per_pass(len(x), self.batch_size, drop_single_last, drop_last)
 
     def __len__(self) -> int:
         return -(-self.n_rows_per_pass // self.batch_size)
@@ -61,11 +61,11 @@ class MemberBatches:
     member k's rows in `[k]`. Every pass shuffles each member's rows independently (torch's global RNG,
     like `TensorBatches`; in order with `shuffle=False`) and takes the same number of rows from each — the smallest member's count,
     so a member with one more row (KFold folds differ by at most one) leaves a different random row
-    out each epoch. `drop_single_last` as in `TensorBatches`.
+    out each epoch. `drop_single_last` and `drop_last` as in `TensorBatches`.
     """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, member_rows: list[torch.Tensor], batch_size: int, *,
-                 shuffle: bool = True, drop_single_last: bool = False) -> None:
+                 shuffle: bool = True, drop_single_last: bool = False, drop_last: bool = False) -> None:
         if len(x) != len(y):
             raise ValueError(f"x has {len(x)} rows but y has {len(y)}")
         if batch_size < 1:
@@ -77,8 +77,7 @@ class MemberBatches:
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         n = min(len(rows) for rows in self.member_rows)
-        drop = drop_single_last and self.batch_size > 1 and n > self.batch_size and n % self.batch_size == 1
-        self.n_rows_per_pass = n - 1 if drop else n
+        self.n_rows_per_pass = rows_per_pass(n, self.batch_size, drop_single_last, drop_last)
 
     @property
     def n_members(self) -> int:
@@ -100,6 +99,17 @@ class MemberBatches:
             b = idx.shape[1]
             yield (self.x.index_select(0, flat).view(k, b, *self.x.shape[1:]),
                    self.y.index_select(0, flat).view(k, b, *self.y.shape[1:]))
+
+
+def rows_per_pass(n: int, batch_size: int, drop_single_last: bool, drop_last: bool) -> int:
+    """Rows one pass uses of `n`: a final partial batch dropped (`drop_last`), or a final batch of one
+    row (`drop_single_last`) — never the only batch."""
+    partial = n % batch_size
+    if n <= batch_size or not partial:
+        return n
+    if drop_last or (drop_single_last and batch_size > 1 and partial == 1):
+        return n - partial
+    return n
 
 
 class BlockedBatches:

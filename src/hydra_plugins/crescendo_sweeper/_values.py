@@ -29,8 +29,9 @@ def check_trial_values(space: SearchSpace, cfg: DictConfig) -> None:
     values = {p.name: _values(p) for p in space.params}
     values = {name: options for name, options in values.items() if not _is_group(name, options, cfg)}
     params = {p.name: p for p in space.params if p.name in values}
+    followers = _followers(cfg)
     for name, options in values.items():
-        _set(base, name, options[0])
+        _set(base, name, options[0], followers)
 
     # message → (searched key or None, problem, the value of the searched key that caused it)
     found: dict[str, tuple[str | None, Problem, Any]] = {}
@@ -39,10 +40,10 @@ def check_trial_values(space: SearchSpace, cfg: DictConfig) -> None:
         found.setdefault(str(problem), (name, problem, problem.value))
     for name, options in values.items():
         for value in options[1:]:  # one key at a time, the others at their first value
-            _set(base, name, value)
+            _set(base, name, value, followers)
             for problem in problems(base):
                 found.setdefault(str(problem), (name, problem, value))
-        _set(base, name, options[0])
+        _set(base, name, options[0], followers)
     if found:
         raise ConfigError("; ".join(_report(found, params)))
 
@@ -89,7 +90,23 @@ def _is_group(name: str, options: list[Any], cfg: DictConfig) -> bool:
     return OmegaConf.is_dict(node) and all(isinstance(option, str) for option in options)
 
 
-def _set(cfg: dict, key: str, value: Any) -> None:
+def _followers(cfg: DictConfig) -> dict[str, str]:
+    """Original-Crescendo spelling → our key, where our key still follows it in `cfg` (an interpolation,
+    not set by the user): a trial's value then reaches both, as it does in the trial's own config."""
+    from crescendo.data.dataloader_kwargs import SPELLINGS
+
+    followers = {}
+    for theirs, ours in SPELLINGS.items():
+        parent, _, leaf = ours.rpartition(".")
+        node = OmegaConf.select(cfg, parent, default=None, throw_on_resolution_failure=False)
+        if OmegaConf.is_dict(node) and leaf in node and OmegaConf.is_interpolation(node, leaf):
+            followers[theirs] = ours
+    return followers
+
+
+def _set(cfg: dict, key: str, value: Any, followers: dict[str, str] | None = None) -> None:
+    if followers and key in followers:
+        _set(cfg, followers[key], value)
     *parents, last = key.split(".")
     for part in parents:
         cfg = cfg.setdefault(part, {})
