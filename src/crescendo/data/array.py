@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from crescendo.batch_blocks import block_size
+from crescendo.data.dataloader_kwargs import UNSET
 from crescendo.data.dataloader_kwargs import merge as merge_loader_settings
 from crescendo.data.loaders import BlockedBatches, MemberBatches, TensorBatches
 from crescendo.data.original_arrays import OriginalArrays
@@ -64,7 +65,8 @@ class ArrayRegressionDataModule(OriginalArrays, L.LightningDataModule):
         dataloader_kwargs: the original Crescendo 0.0.4's spelling of batch_size, num_workers,
             pin_memory and drop_last (`{"batch_size": 64, ...}`; our spelling: those four arguments,
             `data.batch_size` etc. in a config). One setting given both ways with different values
-            raises ConfigError naming both keys. Unset: batch_size 64, num_workers 0, the rest False.
+            raises ConfigError (at setup) naming both keys. Given neither way: batch_size 64, num_workers 0,
+            pin_memory and drop_last False.
         n_members: the number of ensemble members one model trains together (`model=mlp_ensemble`;
             the packaged config sets it from `model.n_members`), or None. It matters only with
             `ensemble_split` enabled: training batches are then `MemberBatches` — x (K, b, features),
@@ -89,20 +91,20 @@ class ArrayRegressionDataModule(OriginalArrays, L.LightningDataModule):
         self,
         data_dir: str | None = None,
         builtin: str | None = None,
-        batch_size: int | None = None,
+        batch_size: int = UNSET,
         normalize_inputs: bool = True,
         feature_select: str | None = None,
         production_mode: bool = False,
         ensemble_split: dict | None = None,
-        num_workers: int | None = None,
+        num_workers: int | None = UNSET,
         n_members: int | None = None,
         batches_per_call: int = 1,
-        pin_memory: bool | None = None,
-        drop_last: bool | None = None,
+        pin_memory: bool = UNSET,
+        drop_last: bool = UNSET,
         dataloader_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        loader = merge_loader_settings(
+        loader, self._spelling_problems = merge_loader_settings(
             {"batch_size": batch_size, "num_workers": num_workers, "pin_memory": pin_memory, "drop_last": drop_last},
             _plain(dataloader_kwargs))
         batch_size, num_workers = loader["batch_size"], loader["num_workers"]
@@ -144,6 +146,8 @@ class ArrayRegressionDataModule(OriginalArrays, L.LightningDataModule):
         """
         if self._tensors:
             return
+        if self._spelling_problems:
+            raise ConfigError("; ".join(self._spelling_problems))
         batch_size = _check_batch_size(self.batch_size)
         parse_feature_select(self.feature_select)  # syntax errors before reading any file
         ensemble = parse_ensemble_split(self.ensemble_split)

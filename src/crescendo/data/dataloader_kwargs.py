@@ -15,8 +15,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from crescendo.errors import ConfigError
-
 #: 0.0.4's key inside `dataloader_kwargs` → our own key in `data`, with our default
 DEFAULTS: dict[str, Any] = {"batch_size": 64, "num_workers": 0, "pin_memory": False, "drop_last": False}
 
@@ -32,27 +30,34 @@ def conflict(name: str, ours: Any, theirs: Any) -> tuple[str, Any, str, str]:
             f"give only one of data.{name} and data.dataloader_kwargs.{name}")
 
 
-def merge(ours: Mapping[str, Any], dataloader_kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The four settings from our keyword arguments (None: not given) and a 0.0.4 `dataloader_kwargs`.
+class _Unset:
+    def __repr__(self) -> str:
+        return "<unset>"
 
-    Unknown keys in `dataloader_kwargs` and the same setting given twice with different values raise
-    one ConfigError naming the keys; a setting given by neither takes our default.
-    """
+
+#: a keyword argument the caller did not give (None is a value: `num_workers=None` is allowed)
+UNSET: Any = _Unset()
+
+
+def merge(ours: Mapping[str, Any], dataloader_kwargs: Mapping[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
+    """The four settings from our keyword arguments (`UNSET`: not given) and a 0.0.4 `dataloader_kwargs`,
+    and the problems: unknown keys in `dataloader_kwargs`, one setting given both ways with different
+    values (`key=value: what — fix` each). A setting given by neither takes our default; on a conflict
+    ours is kept (the caller raises the problems before using it)."""
     given = dict(dataloader_kwargs or {})
+    problems = []
     unknown = sorted(set(map(str, given)) - set(DEFAULTS))
     if unknown:
-        raise ConfigError(f"data.dataloader_kwargs: unknown key(s) {', '.join(unknown)} — allowed: "
-                          f"{', '.join(DEFAULTS)} (batches come from in-memory tensors, not a torch DataLoader)")
-    settings, conflicts = {}, []
+        problems.append(f"data.dataloader_kwargs: unknown key(s) {', '.join(unknown)} — allowed: "
+                        f"{', '.join(DEFAULTS)} (batches come from in-memory tensors, not a torch DataLoader)")
+    settings = {}
     for name, default in DEFAULTS.items():
-        mine, theirs = ours.get(name), given.get(name)
-        if mine is not None and theirs is not None and mine != theirs:
+        mine, theirs = ours.get(name, UNSET), given.get(name)
+        if mine is not UNSET and theirs is not None and mine != theirs:
             key, value, what, fix = conflict(name, mine, theirs)
-            conflicts.append(f"{key}={_show(value)}: {what} — {fix}")
-        settings[name] = mine if mine is not None else (theirs if theirs is not None else default)
-    if conflicts:
-        raise ConfigError("; ".join(conflicts))
-    return settings
+            problems.append(f"{key}={_show(value)}: {what} — {fix}")
+        settings[name] = mine if mine is not UNSET else (theirs if theirs is not None else default)
+    return settings, problems
 
 
 def _show(value: Any) -> str:
