@@ -437,8 +437,41 @@ TOOL_CASES = [
          ["cr-export: error: --members needs an ensemble"], command="cr-export"),
 ]
 
+BOTH = "both spell one setting (data.dataloader_kwargs is the original Crescendo 0.0.4's spelling) — give only one of "
+COMPAT_CASES = [  # the original Crescendo 0.0.4's data.dataloader_kwargs.* next to our own spelling
+    Case("compat-batch-size-both", ["data=diabetes", "data.batch_size=16", "data.dataloader_kwargs.batch_size=32"],
+         ["cr: error: data.dataloader_kwargs.batch_size=32: must equal data.batch_size=16: " + BOTH
+          + "data.batch_size and data.dataloader_kwargs.batch_size"]),
+    Case("compat-drop-last-both", ["data=diabetes", "data.drop_last=false", "data.dataloader_kwargs.drop_last=true"],
+         ["cr: error: data.dataloader_kwargs.drop_last=true: must equal data.drop_last=false: " + BOTH
+          + "data.drop_last and data.dataloader_kwargs.drop_last"]),
+    Case("compat-pin-memory-both", ["data=diabetes", "data.pin_memory=true", "+data.dataloader_kwargs.pin_memory=false"],
+         ["cr: error: data.dataloader_kwargs.pin_memory=false: must equal data.pin_memory=true: " + BOTH]),
+    Case("compat-num-workers-both", ["data=diabetes", "data.num_workers=0", "data.dataloader_kwargs.num_workers=2"],
+         ["cr: error: data.dataloader_kwargs.num_workers=2: must equal data.num_workers=0: " + BOTH]),
+    Case("compat-both-before-data-is-read", ["data=regression", "+data.data_dir={tmp}/nowhere", "data.batch_size=8",
+                                             "data.dataloader_kwargs.batch_size=16"],
+         ["cr: error: data.dataloader_kwargs.batch_size=16: must equal data.batch_size=8: " + BOTH]),
+    Case("compat-two-conflicts-one-line", ["data=diabetes", "data.batch_size=16", "data.dataloader_kwargs.batch_size=32",
+                                           "data.drop_last=true", "data.dataloader_kwargs.drop_last=false"],
+         ["cr: error: data.dataloader_kwargs.batch_size=32: must equal data.batch_size=16",
+          "; data.dataloader_kwargs.drop_last=false: must equal data.drop_last=true"]),
+    Case("compat-unknown-loader-key", ["data=diabetes", "data.dataloader_kwargs.shuffle=true"],
+         [("cr: error: data.dataloader_kwargs.shuffle=true: is not a data loader setting — use "
+           "data.dataloader_kwargs.{batch_size, num_workers, pin_memory, drop_last}")]),
+    Case("compat-batch-size-zero", ["data=diabetes", "data.dataloader_kwargs.batch_size=0"],
+         [("cr: error: data.dataloader_kwargs.batch_size=0: must be an int ≥ 1 — set e.g. "
+           "data.dataloader_kwargs.batch_size=64")]),
+    Case("compat-search-both", [*SEARCH, "data.batch_size=64", "data.dataloader_kwargs.batch_size=choice(32, 64)"],
+         ["cr: error: ++data.dataloader_kwargs.batch_size=choice(32, 64): the value 32 must equal data.batch_size=64: "
+          + BOTH], search=True),
+    Case("compat-search-ours-both", [*SEARCH, "data.dataloader_kwargs.batch_size=32", "data.batch_size=choice(32, 64)"],
+         ["cr: error: data.batch_size=choice(32, 64): with data.batch_size=64, data.dataloader_kwargs.batch_size=32: "
+          "must equal data.batch_size=64: " + BOTH], search=True),
+]
+
 CASES = [*DATA_CASES, *OVERRIDE_CASES, *SEARCH_CASES, *SWEEPER_CASES, *STORAGE_CASES,
-         *SEARCHED_VALUE_CASES, *OUTPUT_CASES, *RESUME_CASES, *HYDRA_CASES, *TOOL_CASES]
+         *SEARCHED_VALUE_CASES, *OUTPUT_CASES, *RESUME_CASES, *HYDRA_CASES, *TOOL_CASES, *COMPAT_CASES]
 
 
 def write_bad_data(root: Path) -> None:
