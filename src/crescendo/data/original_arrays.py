@@ -43,42 +43,48 @@ class OriginalArrays:
     # ------------------------------------------------------------ raw arrays
     @cached_property
     def X_train(self) -> np.ndarray:  # 0.0.4's name
-        """Training inputs, unscaled (see the module doc)."""
+        """0.0.4's training inputs, unscaled (see the module doc); ours: `train_dataloader()` after `setup()`."""
         return self._select(self._train_rows(self._merged("X")))
 
     @cached_property
     def Y_train(self) -> np.ndarray:
-        """Training targets, as loaded, the same rows as `X_train`."""
+        """0.0.4's training targets, as loaded, the rows of `X_train`; ours: `train_dataloader()` after `setup()`."""
         return self._train_rows(self._merged("Y"))
 
     @cached_property
     def X_val(self) -> np.ndarray:
+        """0.0.4's validation inputs, unscaled; ours: `val_dataloader()` after `setup()` (scaled)."""
         return self._select(self._array("X", "val"))
 
     @cached_property
     def Y_val(self) -> np.ndarray:
+        """0.0.4's validation targets, as loaded; ours: `val_dataloader()` after `setup()`."""
         return self._array("Y", "val")
 
     @cached_property
     def X_test(self) -> np.ndarray:
+        """0.0.4's test inputs, unscaled; ours: `test_dataloader()` after `setup()` (scaled)."""
         return self._select(self._array("X", "test"))
 
     @cached_property
     def Y_test(self) -> np.ndarray:
+        """0.0.4's test targets, as loaded; ours: `test_dataloader()` after `setup()`."""
         return self._array("Y", "test")
 
     # ------------------------------------------------------------ scaled inputs
     @cached_property
     def X_train_scaled(self) -> np.ndarray:
-        """`X_train` standard-scaled by the scaler fitted on it (float32)."""
+        """`X_train` standard-scaled by the scaler fitted on it; ours: `transform_inputs(raw)` after `setup()`."""
         return self._scaled(self.X_train)
 
     @cached_property
     def X_val_scaled(self) -> np.ndarray:
+        """`X_val` scaled like `X_train_scaled`; ours: `transform_inputs(raw)` after `setup()`."""
         return self._scaled(self.X_val)
 
     @cached_property
     def X_test_scaled(self) -> np.ndarray:
+        """`X_test` scaled like `X_train_scaled`; ours: `transform_inputs(raw)` after `setup()`."""
         return self._scaled(self.X_test)
 
     # ------------------------------------------------------------ helpers
