@@ -49,15 +49,15 @@ def loader_problems(cfg: Any) -> list[Problem]:
     """batch_size, num_workers, pin_memory, drop_last — each under the spelling the user gave: ours
     (`data.batch_size`) or the original Crescendo 0.0.4's (`data.dataloader_kwargs.batch_size`); both
     given with different values is one problem naming both keys."""
-    from crescendo.data.dataloader_kwargs import conflict
+    from crescendo.data.dataloader_kwargs import DEFAULTS, conflict
 
     found: list[Problem] = []
     theirs_all = read(cfg, "data.dataloader_kwargs")
     theirs_all = theirs_all if isinstance(theirs_all, dict) else {}
-    for unknown in sorted(set(map(str, theirs_all)) - {"batch_size", "num_workers", "pin_memory", "drop_last"}):
+    for unknown in sorted(set(map(str, theirs_all)) - set(DEFAULTS)):
         found.append(Problem(f"data.dataloader_kwargs.{unknown}", theirs_all[unknown], "is not a data loader setting",
                              "use data.dataloader_kwargs.{batch_size, num_workers, pin_memory, drop_last}"))
-    for name in ("batch_size", "num_workers", "pin_memory", "drop_last"):
+    for name in DEFAULTS:
         ours, theirs = read(cfg, f"data.{name}"), theirs_all.get(name)
         key, value = f"data.{name}", ours
         if theirs is not None:
