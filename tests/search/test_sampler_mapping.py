@@ -74,7 +74,7 @@ def test_two_different_seeds_are_one_error_and_nothing_written(tmp_path):
     done = run_cr(*SEARCH, f"data.data_dir={data}", "seed=2", "hydra.sweeper.sampler.seed=1",
                   f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [
-        "cr: error: hydra.sweeper.sampler.seed=1: differs from the search's seed 2 (hydra.sweeper.seed, which "
-        "follows the run's `seed`) — give one of them, or the same value"]
+    expected = ("cr: error: hydra.sweeper.sampler.seed=1: differs from the search's seed 2 (hydra.sweeper.seed, "
+                "which follows the run's `seed`) — give one of them, or the same value")
+    assert done.stderr.strip().splitlines() == [expected]
     assert not (tmp_path / "sweep").exists()

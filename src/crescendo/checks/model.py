@@ -57,6 +57,38 @@ def model_problems(cfg: Any) -> list[Problem]:
     optimizer = read(cfg, "model.optimizer")
     if isinstance(optimizer, dict) and str(optimizer.get("_target_", "")).startswith("torch.optim."):
         found += optimizer_problems(optimizer)
+    return found + legacy_problems(cfg)
+
+
+def legacy_problems(cfg: Any) -> list[Problem]:
+    """Crescendo 0.0.4's keys (`crescendo.models.legacy_keys`): accepted with the values we can honour."""
+    from crescendo.models.legacy_keys import SCHEDULER_KEYS
+
+    found: list[Problem] = []
+    for key in ("input_dims", "output_dims"):
+        value = read(cfg, f"model.{key}")
+        if value is not ABSENT and value != "auto":
+            found.append(Problem(f"model.{key}", value, "must be auto: the widths come from the data",
+                                 f"write model.{key}=auto or leave it out"))
+    found += whole("model.print_every", read(cfg, "model.print_every"), 1,
+                   "use an int ≥ 1 or null (it is ignored: metrics.csv has every epoch)", nullable=True)
+    kwargs = read(cfg, "model.lr_scheduler_kwargs")
+    if kwargs is ABSENT or kwargs is None:
+        return found
+    if not isinstance(kwargs, dict):
+        return [*found, Problem("model.lr_scheduler_kwargs", kwargs, f"must be a mapping, not {type_name(kwargs)}",
+                                "use e.g. model.lr_scheduler_kwargs.monitor=val/loss")]
+    for name, value in kwargs.items():
+        key = f"model.lr_scheduler_kwargs.{name}"
+        if name not in SCHEDULER_KEYS:
+            found.append(Problem(key, value, "is not a scheduler setting crescendo takes",
+                                 f"use {', '.join(SCHEDULER_KEYS)} (scheduler arguments go in model.scheduler)"))
+        elif SCHEDULER_KEYS[name] is None and not isinstance(value, str):
+            found.append(Problem(key, value, f"must be a metric name, not {type_name(value)}", f"use e.g. {key}=val/loss"))
+        elif SCHEDULER_KEYS[name] is not None and value not in SCHEDULER_KEYS[name]:
+            allowed = SCHEDULER_KEYS[name][0]
+            found.append(Problem(key, value, f"must be {allowed}: the scheduler steps once per epoch",
+                                 f"write {key}={allowed} or leave it out"))
     return found
 
 
