@@ -30,8 +30,8 @@ def test_the_originals_spellings_pass_the_checks(compose_cfg, data_dir, override
 
 
 BAD = [
-    (["model.input_dims=7"], "model.input_dims=7: must be auto: the widths come from the data — "
-                             "write model.input_dims=auto or leave it out"),
+    (["model.input_dims=7"], ("model.input_dims=7: must be auto: the widths come from the data — "
+                              "write model.input_dims=auto or leave it out")),
     (["model.output_dims=x"], "model.output_dims=x: must be auto"),
     (["model.print_every=0"], "model.print_every=0: must be an int ≥ 1 or null"),
     (["model.lr_scheduler_kwargs.interval=step"], "model.lr_scheduler_kwargs.interval=step: must be epoch"),

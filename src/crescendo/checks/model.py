@@ -23,7 +23,7 @@ from crescendo.checks.run import MODEL_METRICS
 
 #: `crescendo.models.architecture.ACCEPTED_FORMS` in one clause (a "; " would split the joined message)
 _ARCHITECTURES = ("expected hidden widths [64, 32] (ints ≥ 1), an int N ≥ 0 (N layers ramping from the input "
-                  "to the output width), or {neurons_range: [lo, hi], ramp_std: s} (s ≥ 0 neurons; optional "
+                  "to the output width), or {neurons_range: [lo, hi], ramp_std: s} (s ≥ 0 neurons, with an optional "
                   "ramp_rel_std: r ≥ 0 relative to each width)")
 _OPTIMIZER_EXAMPLE = "{_target_: torch.optim.Adam, _partial_: true, lr: 0.001}"
 _NODES = {  # key: (example, may be null, must be a partial)

@@ -40,7 +40,7 @@ ACCEPTED_FORMS = (
     "a list of hidden widths (ints >= 1, e.g. [256, 128, 64]); "
     "an int N >= 0 (N hidden layers ramping linearly from the input to the output width); "
     "or {neurons_range: [lo, hi], ramp_std: s} (random depth lo..hi with 0 <= lo <= hi, "
-    "Gaussian noise of std s >= 0 neurons on the ramp, drawn from `seed`; "
+    "Gaussian noise of std s >= 0 neurons on the ramp, drawn from `seed`, "
     "optional ramp_rel_std: r >= 0 adds noise of r times each width)"
 )
 
