@@ -29,6 +29,7 @@ from crescendo.build import build, build_callbacks, build_loggers, resolve_once
 from crescendo.callbacks import BestEpochMetrics
 from crescendo.checks import check
 from crescendo.errors import ConfigError, NonFiniteLossError
+from crescendo.models.legacy_keys import model_node, scheduler_monitor
 from crescendo.result import TrainResult
 from crescendo.run_dir import save_resolved_config, save_result
 
@@ -61,8 +62,11 @@ def train(cfg: DictConfig) -> TrainResult:
     monitor = _effective_monitor(cfg, datamodule)
     mode = str(cfg.get("mode", "min"))
 
-    model = build(cfg.model, input_dims=datamodule.input_dims, output_dims=datamodule.output_dims,
-                  monitor=monitor, **blocks)
+    # Crescendo 0.0.4's model keys are checked (crescendo.checks) and go no further than here
+    scheduler_watches = scheduler_monitor(cfg.model, str(cfg.get("monitor", "val/loss")),
+                                          bool(getattr(datamodule, "production_mode", False)))
+    model = build(model_node(cfg.model), input_dims=datamodule.input_dims, output_dims=datamodule.output_dims,
+                  monitor=scheduler_watches, **blocks)
     best_epoch = BestEpochMetrics(monitor, mode)
     _set_cpu_threads(cfg.get("cpu_threads", "auto"), model, datamodule)
     callbacks = _build_callbacks(cfg, monitor, mode, quiet) + [best_epoch]

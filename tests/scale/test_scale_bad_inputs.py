@@ -323,7 +323,7 @@ HYDRA_CASES = [
     Case("hydra-option-experiment", ["data=diabetes", "experiment=nope"],
          ["cr: error: experiment=nope: no such option — choose one of diabetes_quick"]),
     Case("hydra-option-debug", ["data=diabetes", "debug=fast"],
-         ["cr: error: debug=fast: no such option — choose one of fast_dev_run, limit, overfit"]),
+         ["cr: error: debug=fast: no such option — choose one of fast_dev_run, fdr, limit, overfit"]),
     Case("hydra-option-launcher", [*SEARCH, "hydra/launcher=nope"], ["cr: error: hydra/launcher=nope: no such option"],
          search=True),
     Case("hydra-option-in-search", [*SEARCH, "model=mlpp"], ["cr: error: model=mlpp: no such option"], search=True),

@@ -23,7 +23,8 @@ from crescendo.checks.run import MODEL_METRICS
 
 #: `crescendo.models.architecture.ACCEPTED_FORMS` in one clause (a "; " would split the joined message)
 _ARCHITECTURES = ("expected hidden widths [64, 32] (ints ≥ 1), an int N ≥ 0 (N layers ramping from the input "
-                  "to the output width), or {neurons_range: [lo, hi], ramp_std: s}")
+                  "to the output width), or {neurons_range: [lo, hi], ramp_std: s} (s ≥ 0 neurons, with an optional "
+                  "ramp_rel_std: r ≥ 0 relative to each width)")
 _OPTIMIZER_EXAMPLE = "{_target_: torch.optim.Adam, _partial_: true, lr: 0.001}"
 _NODES = {  # key: (example, may be null, must be a partial)
     "activation": ("{_target_: torch.nn.ReLU}", True, False),
@@ -56,6 +57,38 @@ def model_problems(cfg: Any) -> list[Problem]:
     optimizer = read(cfg, "model.optimizer")
     if isinstance(optimizer, dict) and str(optimizer.get("_target_", "")).startswith("torch.optim."):
         found += optimizer_problems(optimizer)
+    return found + legacy_problems(cfg)
+
+
+def legacy_problems(cfg: Any) -> list[Problem]:
+    """Crescendo 0.0.4's keys (`crescendo.models.legacy_keys`): accepted with the values we can honour."""
+    from crescendo.models.legacy_keys import SCHEDULER_KEYS
+
+    found: list[Problem] = []
+    for key in ("input_dims", "output_dims"):
+        value = read(cfg, f"model.{key}")
+        if value is not ABSENT and value != "auto":
+            found.append(Problem(f"model.{key}", value, "must be auto: the widths come from the data",
+                                 f"write model.{key}=auto or leave it out"))
+    found += whole("model.print_every", read(cfg, "model.print_every"), 1,
+                   "use an int ≥ 1 or null (it is ignored: metrics.csv has every epoch)", nullable=True)
+    kwargs = read(cfg, "model.lr_scheduler_kwargs")
+    if kwargs is ABSENT or kwargs is None:
+        return found
+    if not isinstance(kwargs, dict):
+        return [*found, Problem("model.lr_scheduler_kwargs", kwargs, f"must be a mapping, not {type_name(kwargs)}",
+                                "use e.g. model.lr_scheduler_kwargs.monitor=val/loss")]
+    for name, value in kwargs.items():
+        key = f"model.lr_scheduler_kwargs.{name}"
+        if name not in SCHEDULER_KEYS:
+            found.append(Problem(key, value, "is not a scheduler setting crescendo takes",
+                                 f"use {', '.join(SCHEDULER_KEYS)} (scheduler arguments go in model.scheduler)"))
+        elif SCHEDULER_KEYS[name] is None and not isinstance(value, str):
+            found.append(Problem(key, value, f"must be a metric name, not {type_name(value)}", f"use e.g. {key}=val/loss"))
+        elif SCHEDULER_KEYS[name] is not None and value not in SCHEDULER_KEYS[name]:
+            allowed = SCHEDULER_KEYS[name][0]
+            found.append(Problem(key, value, f"must be {allowed}: the scheduler steps once per epoch",
+                                 f"write {key}={allowed} or leave it out"))
     return found
 
 

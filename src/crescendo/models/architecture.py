@@ -5,12 +5,19 @@ Three forms are accepted (plain Python values or the omegaconf containers Hydra 
 * a list/tuple of ints ``[256, 128, 64]``: the hidden widths as written (each >= 1);
 * an int ``N >= 0``: N hidden layers whose widths ramp linearly from ``input_dims`` to
   ``output_dims`` — ``N + 2`` evenly spaced points from input to output, the N interior ones,
-  rounded to ints (at least 1). ``N = 0`` is a linear model;
-* a mapping ``{neurons_range: [lo, hi], ramp_std: s}``: a random depth drawn uniformly from
-  ``lo..hi`` (inclusive), the linear ramp for that depth, then Gaussian noise on each width with
-  standard deviation ``s`` times that width (``s`` is *relative*: 0.1 = about ±10 %), rounded and
-  clipped to at least 1. The draws come from ``numpy.random.default_rng(seed)``: the same seed gives
-  the same architecture; ``seed=None`` gives a fresh one each call.
+  truncated to ints (at least 1), as Crescendo 0.0.4 did: 6 layers from 200 to 36 are
+  176, 153, 129, 106, 82, 59. ``N = 0`` is a linear model;
+* a mapping ``{neurons_range: [lo, hi], ramp_std: s}`` (optionally ``ramp_rel_std: r``): a random
+  depth drawn uniformly from ``lo..hi`` (inclusive), the linear ramp for that depth, plus Gaussian
+  noise of standard deviation ``s`` NEURONS on each width (0.0.4's meaning), plus, when ``r > 0``,
+  noise of standard deviation ``r`` times each width (relative: 0.1 = about ±10 %); then truncated
+  to ints and clipped at 1.
+
+The draws come from ``numpy.random.RandomState(seed)`` in 0.0.4's order — the depth
+(``randint(lo, hi + 1)``), then the ``ramp_std`` noise (``normal(scale=s, size=depth)``), then
+(ours only) the ``ramp_rel_std`` noise — which is what 0.0.4 drew from NumPy's global generator
+right after ``seed_everything(seed)``. So with the same seed, data widths and no ``ramp_rel_std``
+the widths are 0.0.4's. ``seed=None`` gives a fresh architecture each call.
 
 The result is what a model builds and stores (`MultilayerPerceptron.hidden_widths`), so a random
 architecture is drawn once and the checkpoint rebuilds exactly that network.
@@ -33,7 +40,8 @@ ACCEPTED_FORMS = (
     "a list of hidden widths (ints >= 1, e.g. [256, 128, 64]); "
     "an int N >= 0 (N hidden layers ramping linearly from the input to the output width); "
     "or {neurons_range: [lo, hi], ramp_std: s} (random depth lo..hi with 0 <= lo <= hi, "
-    "Gaussian noise of relative std s >= 0 on the ramp, drawn from `seed`)"
+    "Gaussian noise of std s >= 0 neurons on the ramp, drawn from `seed`, "
+    "optional ramp_rel_std: r >= 0 adds noise of r times each width)"
 )
 
 
@@ -69,19 +77,42 @@ def linear_ramp(n_hidden: int, input_dims: int, output_dims: int) -> np.ndarray:
     return np.linspace(input_dims, output_dims, n_hidden + 2, dtype=np.float64)[1:-1]
 
 
-def _round_widths(widths: np.ndarray) -> list[int]:
-    return [max(1, int(w)) for w in np.rint(widths)]
+def _truncate_widths(widths: np.ndarray) -> list[int]:
+    """Towards zero (NumPy's ``astype(int)``, as 0.0.4), then at least 1."""
+    return [max(1, int(w)) for w in widths.astype(np.int64)]
 
 
 def random_ramp(
-    lo: int, hi: int, ramp_std: float, input_dims: int, output_dims: int, seed: int | None = None
+    lo: int,
+    hi: int,
+    ramp_std: float,
+    input_dims: int,
+    output_dims: int,
+    seed: int | None = None,
+    ramp_rel_std: float = 0.0,
 ) -> list[int]:
-    """Random depth in ``lo..hi`` and relative Gaussian noise on the linear ramp (see module doc)."""
-    rng = np.random.default_rng(seed)
-    depth = int(rng.integers(lo, hi + 1))
+    """Random depth in ``lo..hi`` and Gaussian noise on the linear ramp, drawn in 0.0.4's order
+    (see module doc) so that a seed gives 0.0.4's widths."""
+    rng = np.random.RandomState(seed)
+    depth = int(rng.randint(lo, hi + 1))
     ramp = linear_ramp(depth, input_dims, output_dims)
-    noisy = ramp + rng.normal(0.0, 1.0, size=depth) * ramp_std * ramp
-    return _round_widths(noisy)
+    noisy = ramp + rng.normal(scale=ramp_std, size=depth)
+    if ramp_rel_std > 0:
+        noisy = noisy + rng.normal(size=depth) * ramp_rel_std * ramp
+    return _truncate_widths(noisy)
+
+
+_REQUIRED = {"neurons_range", "ramp_std"}
+_OPTIONAL = {"ramp_rel_std"}
+
+
+def _is_std(value: Any) -> bool:
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, (bool, np.bool_))
+        and bool(np.isfinite(value))
+        and value >= 0
+    )
 
 
 def architecture_problem(spec: Any) -> str | None:
@@ -92,9 +123,9 @@ def architecture_problem(spec: Any) -> str | None:
         return "is a negative number of hidden layers" if spec < 0 else None
     if isinstance(spec, Mapping):
         keys = set(spec)
-        if keys != {"neurons_range", "ramp_std"}:
-            missing = sorted({"neurons_range", "ramp_std"} - keys)
-            extra = sorted(keys - {"neurons_range", "ramp_std"}, key=str)
+        if not _REQUIRED <= keys <= _REQUIRED | _OPTIONAL:
+            missing = sorted(_REQUIRED - keys)
+            extra = sorted(keys - _REQUIRED - _OPTIONAL, key=str)
             return "; ".join(
                 part
                 for part in (
@@ -103,7 +134,7 @@ def architecture_problem(spec: Any) -> str | None:
                 )
                 if part
             )
-        rng_range, ramp_std = spec["neurons_range"], spec["ramp_std"]
+        rng_range = spec["neurons_range"]
         if (
             isinstance(rng_range, (str, bytes))
             or not isinstance(rng_range, Sequence)
@@ -114,13 +145,9 @@ def architecture_problem(spec: Any) -> str | None:
         lo, hi = int(rng_range[0]), int(rng_range[1])
         if lo < 0 or lo > hi:
             return f"needs 0 <= lo <= hi in neurons_range, got [{lo}, {hi}]"
-        if (
-            not isinstance(ramp_std, numbers.Real)
-            or isinstance(ramp_std, (bool, np.bool_))
-            or not np.isfinite(ramp_std)
-            or ramp_std < 0
-        ):
-            return "needs ramp_std to be a finite number >= 0"
+        for key in ("ramp_std", "ramp_rel_std"):
+            if key in spec and not _is_std(spec[key]):
+                return f"needs {key} to be a finite number >= 0"
         return None
     if isinstance(spec, Sequence) and not isinstance(spec, (str, bytes)):
         if not all(_is_int(v) for v in spec):
@@ -144,10 +171,11 @@ def resolve_architecture(
     if why is not None:
         raise _fail(spec, why)
     if _is_int(spec):
-        return _round_widths(linear_ramp(int(spec), input_dims, output_dims))
+        return _truncate_widths(linear_ramp(int(spec), input_dims, output_dims))
     if isinstance(spec, Mapping):
         if seed is not None and (not _is_int(seed) or seed < 0):
             raise ConfigError(f"seed: {seed!r} is not an int >= 0 — expected an int >= 0 or null")
         lo, hi = (int(v) for v in spec["neurons_range"])
-        return random_ramp(lo, hi, float(spec["ramp_std"]), input_dims, output_dims, seed)
+        return random_ramp(lo, hi, float(spec["ramp_std"]), input_dims, output_dims, seed,
+                           float(spec.get("ramp_rel_std", 0.0)))
     return [int(v) for v in spec]

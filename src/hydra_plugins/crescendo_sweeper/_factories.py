@@ -15,6 +15,9 @@ from typing import Any, Mapping
 from crescendo.errors import ConfigError
 
 SAMPLERS = ("tpe", "random", "cmaes", "gp", "qmc", "grid", "nsga2")
+#: Optuna's sampler classes by our names: a `hydra.sweeper.sampler` mapping's `_target_` names one of them
+_SAMPLER_CLASSES = {"tpe": "TPESampler", "random": "RandomSampler", "cmaes": "CmaEsSampler", "gp": "GPSampler",
+                    "qmc": "QMCSampler", "grid": "GridSampler", "nsga2": "NSGAIISampler"}
 PRUNERS = ("none", "median", "percentile", "hyperband", "successive_halving")
 
 # Defaults on top of Optuna's own. Pruning waits for 5 complete trials (a median of fewer is noise)
@@ -28,6 +31,25 @@ PRUNER_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 # samplers that fall back to independent sampling for categorical params would warn every trial
 _QUIET_FALLBACK = {"warn_independent_sampling": False}
+
+
+def sampler_spec(sampler: Any, kwargs: Mapping[str, Any] | None, seed: Any) -> tuple[str, dict[str, Any], Any]:
+    """(name, kwargs, seed) from `hydra.sweeper.sampler` as a name (`tpe`) or as a mapping — Hydra's Optuna
+    sweeper's and Crescendo 0.0.4's spelling, `{_target_: optuna.samplers.TPESampler, seed: 1, ...}`.
+    A mapping's null entries mean the sampler's default; its seed and `hydra.sweeper.seed` must agree."""
+    if not isinstance(sampler, Mapping):
+        return str(sampler).lower(), dict(kwargs or {}), seed
+    given = {str(k): v for k, v in sampler.items() if v is not None}
+    target = str(given.pop("_target_", "optuna.samplers.TPESampler"))
+    by_class = {f"optuna.samplers.{cls}": name for name, cls in _SAMPLER_CLASSES.items()}
+    if target not in by_class:
+        raise ConfigError(f"hydra.sweeper.sampler._target_={target}: not an Optuna sampler crescendo runs — use one "
+                          f"of {', '.join(sorted(by_class))} (or hydra.sweeper.sampler={'|'.join(SAMPLERS)})")
+    inner = given.pop("seed", None)
+    if inner is not None and seed is not None and str(inner) != str(seed):
+        raise ConfigError(f"hydra.sweeper.sampler.seed={inner}: differs from the search's seed {seed} "
+                          "(hydra.sweeper.seed, which follows the run's `seed`) — give one of them, or the same value")
+    return by_class[target], {**given, **dict(kwargs or {})}, seed if seed is not None else inner
 
 
 def _construct(kind: str, name: str, cls: type, kwargs: Mapping[str, Any]) -> Any:

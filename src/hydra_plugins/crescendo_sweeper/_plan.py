@@ -28,6 +28,7 @@ from hydra_plugins.crescendo_sweeper._factories import (
     make_pruner,
     make_sampler,
     pruner_node,
+    sampler_spec,
     startup_trials,
     unprunable_trials,
 )
@@ -111,7 +112,7 @@ class SearchPlan:
         if not 0.0 <= float(conf.max_failure_rate) <= 1.0:
             raise ConfigError(f"hydra.sweeper.max_failure_rate={conf.max_failure_rate}: must be between 0 and 1 "
                               "(1 = never abort)")
-        sampler = str(conf.sampler).lower()
+        sampler, sampler_kwargs, seed = sampler_spec(_plain(conf.sampler), _plain(conf.sampler_kwargs), conf.seed)
         if sampler not in SAMPLERS:
             raise ConfigError(f"hydra.sweeper.sampler={conf.sampler}: unknown sampler — choose one of {', '.join(SAMPLERS)}")
         if str(conf.pruner).lower() not in PRUNERS:
@@ -150,8 +151,7 @@ class SearchPlan:
         sweep_dir = Path(str(cfg.hydra.sweep.dir)).absolute()
         storage = normalize_url(conf.storage) if conf.storage else f"sqlite:///{sweep_dir / 'study.db'}"
         study_name = conf.study_name or OmegaConf.select(cfg, "task_name", default=None) or cfg.hydra.job.name
-        seed = _optional_whole(conf.seed, "seed", 0, "seeds the runs and the sampler; null = unseeded")
-        sampler_kwargs = dict(_plain(conf.sampler_kwargs) or {})
+        seed = _optional_whole(seed, "seed", 0, "seeds the runs and the sampler; null = unseeded")
         n_objectives = len(directions)
         make_sampler(sampler, seed, sampler_kwargs, grid=space.grid() if sampler == "grid" else None,
                      n_objectives=n_objectives)  # wrong sampler_kwargs fail here, before the study exists

@@ -16,6 +16,8 @@ from hydra.core.config_store import ConfigStore
 @dataclass
 class CrescendoSweeperConf:
     _target_: str = "hydra_plugins.crescendo_sweeper.sweeper.CrescendoSweeper"
+    # a `sampler` mapping's `_target_` is built by the plan (checked, seeded), not by Hydra's instantiate
+    _recursive_: bool = False
 
     # the search stops when the study holds this many finished trials (COMPLETE, PRUNED or FAIL;
     # trials interrupted with Ctrl-C do not count), counting those of earlier runs of the same study
@@ -31,8 +33,12 @@ class CrescendoSweeperConf:
     # n_jobs=1, the default storage (this sweep dir's study.db), CPU training and an in-process
     # launcher; those trials are never pruned, so a seeded search repeats exactly
     parallel_startup: bool = True
-    # tpe | random | cmaes | gp | qmc | grid | nsga2; extra constructor arguments in sampler_kwargs
-    sampler: str = "tpe"
+    # tpe | random | cmaes | gp | qmc | grid | nsga2; extra constructor arguments in sampler_kwargs.
+    # Or, as Hydra's Optuna sweeper and Crescendo 0.0.4 write it, a mapping: an Optuna sampler's
+    # `_target_` and its arguments (hydra.sweeper.sampler.seed=1, ...sampler.n_startup_trials=5); its
+    # seed is `seed` below (give one of them, or both equal). Null entries mean the sampler's default
+    sampler: Any = field(default_factory=lambda: {"_target_": "optuna.samplers.TPESampler", "seed": None,
+                                                  "n_startup_trials": None})
     sampler_kwargs: Dict[str, Any] = field(default_factory=dict)
     # seeds the sampler; null = unseeded. conf/hparams_search/optuna.yaml sets it to the run's `seed`,
     # so `seed=42` repeats both the trials and the training
