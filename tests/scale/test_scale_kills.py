@@ -124,10 +124,12 @@ def test_twenty_sigkills_lose_nothing(tmp_path):
     site.mkdir()
     (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
     sweep = tmp_path / "sweep"
+    # max_retry=null: these kills come from outside, and one trial can be hit three times in a row;
+    # with the default (2 retries) it would then be recorded as a FAIL of its own, with no run dir
     command = [CR, "data=regression", f"+data.data_dir={data}", "trainer.max_epochs=2", "trainer.accelerator=cpu",
                "hparams_search=optuna", "model.architecture=choice(1, 2)", "model.optimizer.lr=interval(0.001, 0.01)",
                f"hydra.sweeper.n_trials={N_TRIALS}", "hydra.sweeper.n_jobs=1", "hydra.sweeper.heartbeat_interval=1",
-               "hydra.sweeper.grace_period=2", "seed=0", f"hydra.sweep.dir={sweep}"]
+               "hydra.sweeper.grace_period=2", "hydra.sweeper.max_retry=null", "seed=0", f"hydra.sweep.dir={sweep}"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1",
            "PYTHONPATH": os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH")) if p)}
     rng = random.Random(20)
