@@ -11,6 +11,7 @@ import torch
 from helpers import run_cr, write_arrays
 
 from crescendo.checks import problems
+from crescendo.overrides import normalize_overrides
 from crescendo.train import train
 
 GOOD = [
@@ -26,7 +27,7 @@ GOOD = [
 
 @pytest.mark.parametrize("overrides", GOOD, ids=[" ".join(o) for o in GOOD])
 def test_the_originals_spellings_pass_the_checks(compose_cfg, data_dir, overrides):
-    assert [str(p) for p in problems(compose_cfg(f"data.data_dir={data_dir}", *overrides))] == []
+    assert [str(p) for p in problems(compose_cfg(*normalize_overrides([f"data.data_dir={data_dir}", *overrides])))] == []
 
 
 BAD = [
@@ -47,14 +48,14 @@ BAD = [
 
 @pytest.mark.parametrize(("overrides", "expected"), BAD, ids=[" ".join(o) for o, _ in BAD])
 def test_values_we_cannot_honour_are_named(compose_cfg, data_dir, overrides, expected):
-    found = [str(p) for p in problems(compose_cfg(f"data.data_dir={data_dir}", *overrides))]
+    found = [str(p) for p in problems(compose_cfg(*normalize_overrides([f"data.data_dir={data_dir}", *overrides])))]
     assert len(found) == 1 and expected in found[0], found
 
 
 def test_the_scheduler_watches_lr_scheduler_kwargs_monitor(compose_cfg, data_dir):
     scheduler = "model.scheduler={_target_: torch.optim.lr_scheduler.ReduceLROnPlateau, _partial_: true}"
-    result = train(compose_cfg(f"data.data_dir={data_dir}", "trainer.max_epochs=1", scheduler,
-                               "model.lr_scheduler_kwargs.monitor=train/loss", "model.print_every=3"))
+    result = train(compose_cfg(*normalize_overrides([f"data.data_dir={data_dir}", "trainer.max_epochs=1", scheduler,
+                               "model.lr_scheduler_kwargs.monitor=train/loss", "model.print_every=3"])))
     checkpoint = torch.load(result.best_checkpoint, weights_only=False)
     assert checkpoint["hyper_parameters"]["monitor"] == "train/loss"
     assert "print_every" not in checkpoint["hyper_parameters"]

@@ -23,28 +23,31 @@ EXAMPLES = (
 APPENDABLE_KEYS: tuple[str, ...] = ("data.data_dir",)
 
 
-#: the original Crescendo 0.0.4's `data.dataloader_kwargs.<key>`: not declared in the packaged config (our
-#: `data.batch_size` etc. follow it, see crescendo.data.dataloader_kwargs), so written with or without '+'
-ADDED_KEYS_PREFIX = "data.dataloader_kwargs"
+#: the original Crescendo 0.0.4's keys, not declared in the packaged config (so that the config stays what
+#: Hydra's own `instantiate` can build), written with or without '+': `data.dataloader_kwargs.<key>` (our
+#: `data.batch_size` etc. follow it, see crescendo.data.dataloader_kwargs) and the model keys that
+#: crescendo.models.legacy_keys strips before the model is built
+ADDED_KEY_PREFIXES: tuple[str, ...] = ("data.dataloader_kwargs", "model.input_dims", "model.output_dims",
+                                       "model.print_every", "model.lr_scheduler_kwargs")
 
 
 def normalize_overrides(arguments: list[str]) -> list[str]:
-    """Turn `+key=value` into `++key=value` for the keys in APPENDABLE_KEYS, and `[+]data.dataloader_kwargs…`
-    into `++data.dataloader_kwargs…`; leave the rest alone."""
+    """Turn `+key=value` into `++key=value` for the keys in APPENDABLE_KEYS, and `[+]key=value` into
+    `++key=value` for 0.0.4's keys (ADDED_KEY_PREFIXES); leave the rest alone."""
     normalized = []
     for argument in arguments:
         key = argument[1:].split("=", 1)[0]
         if argument.startswith("+") and not argument.startswith("++") and key in APPENDABLE_KEYS:
             argument = "+" + argument
-        elif "=" in argument and _is_dataloader_kwargs(argument.split("=", 1)[0].lstrip("+")) \
+        elif "=" in argument and _is_added_key(argument.split("=", 1)[0].lstrip("+")) \
                 and not argument.startswith("++"):
             argument = "++" + argument.lstrip("+")
         normalized.append(argument)
     return normalized
 
 
-def _is_dataloader_kwargs(key: str) -> bool:
-    return key == ADDED_KEYS_PREFIX or key.startswith(ADDED_KEYS_PREFIX + ".")
+def _is_added_key(key: str) -> bool:
+    return any(key == prefix or key.startswith(prefix + ".") for prefix in ADDED_KEY_PREFIXES)
 
 
 def check_override_syntax(arguments: Sequence[str]) -> None:

@@ -8,7 +8,8 @@
   ``monitor`` is the metric a ReduceLROnPlateau watches (``val/loss`` → ``train/loss`` in production
   mode, as 0.0.4 did); ``interval: epoch`` and ``frequency: 1`` are what our models do, the only values.
 
-`model_node` strips these keys before the model is built; `crescendo.checks.model` checks them.
+They are not in the packaged config (Hydra's own `instantiate` must build it): `cr` accepts them with or
+without `+` (crescendo.overrides), and `model_node` strips them before the model is built; `crescendo.checks.model` checks them.
 Torch-free (the checking stage imports it).
 """
 
