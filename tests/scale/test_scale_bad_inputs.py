@@ -470,8 +470,25 @@ COMPAT_CASES = [  # the original Crescendo 0.0.4's data.dataloader_kwargs.* next
           "must equal data.batch_size=64: " + BOTH], search=True),
 ]
 
-CASES = [*DATA_CASES, *OVERRIDE_CASES, *SEARCH_CASES, *SWEEPER_CASES, *STORAGE_CASES,
-         *SEARCHED_VALUE_CASES, *OUTPUT_CASES, *RESUME_CASES, *HYDRA_CASES, *TOOL_CASES, *COMPAT_CASES]
+# --- one list per helper branch of this stop (kept apart so that each merges on its own)
+LOGGER_CASES: list[Case] = []  # logger groups and their optional extras
+
+# (separator: keeps the lists' edits in separate hunks)
+RUN_KEY_CASES: list[Case] = []  # top-level keys: ckpt_path, compile, tags, extras, debug, trainer presets
+
+# (separator)
+ANALYSIS_CASES: list[Case] = []  # the original's analysis faces and result dirs
+
+# (separator)
+CONSOLE_CASES: list[Case] = []  # --version, signature keywords, summaries
+
+# (separator)
+TARGET_CASES: list[Case] = []  # data.normalize_targets and friends
+
+# (separator)
+STUDY_CASES: list[Case] = []  # study metadata
+
+CASES = [case for name, cases in list(globals().items()) if name.endswith("_CASES") for case in cases]
 
 
 def write_bad_data(root: Path) -> None:
