@@ -69,6 +69,12 @@ def command_line(argv: Sequence[str] | None = None) -> str:
     return shlex.join([program, *argv[1:]])
 
 
+def overrides(config: DictConfig) -> list[str]:
+    """The command line's overrides as Hydra recorded them: the config's, then Hydra's own (hydra.*)."""
+    return [str(o) for part in ("task", "hydra")
+            for o in OmegaConf.select(config, f"hydra.overrides.{part}", default=None) or []]
+
+
 def record_study(study: optuna.Study, names: Sequence[str] | None, config: DictConfig,
                  argv: Sequence[str] | None = None) -> None:
     """Write the metric names and the study user attrs listed in the module doc."""
@@ -81,7 +87,7 @@ def record_study(study: optuna.Study, names: Sequence[str] | None, config: DictC
     attrs: dict[str, Any] = {
         COMMAND: command,
         COMMANDS: [*commands, command],
-        OVERRIDES: list(OmegaConf.select(config, "hydra.overrides.task", default=None) or []),
+        OVERRIDES: overrides(config),
         MONITOR: OmegaConf.select(config, "monitor", default=None),
         MODE: OmegaConf.select(config, "mode", default=None),
         VERSION: __version__,
