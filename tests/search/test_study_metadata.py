@@ -116,3 +116,23 @@ def test_optuna_dashboard_shows_the_metric_name_the_study_attrs_and_each_trials_
         assert run_dir == sweep / str(trial["number"])
         assert Path(trial_attrs["best_checkpoint"]) == run_dir / "checkpoints" / "best.ckpt"
         assert Path(trial_attrs["best_checkpoint"]).is_file()
+
+
+def test_a_failed_trial_keeps_the_best_checkpoint_its_run_recorded(tmp_path):
+    from hydra.core.utils import JobReturn, JobStatus
+    from optuna.trial import TrialState
+
+    from hydra_plugins.crescendo_sweeper._worker import outcome_of
+
+    run_dir = tmp_path / "3"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / "checkpoints" / "best.ckpt").write_bytes(b"weights")
+    # what crescendo.train writes before it re-raises a failure (a NaN loss at a later epoch)
+    (run_dir / "result.json").write_text(json.dumps({"status": "failed", "best_checkpoint": "checkpoints/best.ckpt"}))
+    job = JobReturn(status=JobStatus.FAILED, _return_value=RuntimeError("the loss is nan"), working_dir=str(run_dir))
+    outcome = outcome_of(job, None)
+    assert outcome.state == TrialState.FAIL and outcome.run_dir == str(run_dir)
+    assert outcome.checkpoint == str(run_dir / "checkpoints" / "best.ckpt")
+
+    (run_dir / "result.json").write_text(json.dumps({"status": "failed", "best_checkpoint": None}))
+    assert outcome_of(job, None).checkpoint is None
