@@ -39,6 +39,9 @@ class TrainResult:
     n_test: int = 0
     test_loss: float | None = None
     error: str | None = None
+    # Lightning's EarlyStopping, when it stopped the run: stopped_epoch, monitor, reason, message,
+    # patience, best_score (crescendo.callbacks.early_stopping_record); None when it did not
+    early_stopping: dict[str, Any] | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -50,6 +53,14 @@ class TrainResult:
         last = Path(self.run_dir) / "checkpoints/last.ckpt"
         record["last_checkpoint"] = "checkpoints/last.ckpt" if last.exists() else None
         return record
+
+
+def effective_monitor(monitor: str, production_mode: bool) -> str:
+    """The metric a run watches: in production mode there is no held-out data, so a `val/` monitor
+    becomes its training counterpart (what `crescendo.train` and a search's metric name use)."""
+    if production_mode and monitor.startswith("val/"):
+        return "train/" + monitor.split("/", 1)[1]
+    return monitor
 
 
 def _relative_to(path: str, directory: str) -> str:

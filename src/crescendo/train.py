@@ -13,7 +13,6 @@ import math
 import os
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +25,15 @@ from omegaconf import DictConfig
 from crescendo._lightning_private import entry_points_read_once
 from crescendo.batch_blocks import decide_batches_per_call
 from crescendo.build import build, build_callbacks, build_loggers, resolve_once
-from crescendo.callbacks import BestEpochMetrics
+from crescendo.callbacks import BestEpochMetrics, early_stopping_record
 from crescendo.checks import check
 from crescendo.errors import ConfigError, NonFiniteLossError
+from crescendo.lightning_console import quiet_lightning
 from crescendo.models.legacy_keys import model_node, scheduler_monitor
-from crescendo.result import TrainResult
+from crescendo.result import TrainResult, effective_monitor
 from crescendo.run_dir import save_resolved_config, save_result
 
 log = logging.getLogger(__name__)
-
-_LIGHTNING_LOGGERS = ("lightning.pytorch", "lightning.fabric", "lightning")
-
 
 def train(cfg: DictConfig) -> TrainResult:
     """Fit the configured model on the configured data and write the run directory.
@@ -49,7 +46,7 @@ def train(cfg: DictConfig) -> TrainResult:
     _freeze_long_lived_objects()
     run_dir = Path(cfg.paths.output_dir)
     quiet = bool(cfg.get("quiet", False))
-    _quiet_lightning(quiet)
+    quiet_lightning(quiet)
     cfg = resolve_once(cfg)  # every interpolation once, not at every read (see crescendo.build)
     # decided from the config before any data is read or object built, and passed to both constructors
     batches_per_call = decide_batches_per_call(cfg)
@@ -200,10 +197,7 @@ def _thread_share() -> int:
 
 def _effective_monitor(cfg: DictConfig, datamodule: Any) -> str:
     """In production mode there is no held-out data: watch the training loss instead."""
-    monitor = str(cfg.get("monitor", "val/loss"))
-    if getattr(datamodule, "production_mode", False) and monitor.startswith("val/"):
-        return "train/" + monitor.split("/", 1)[1]
-    return monitor
+    return effective_monitor(str(cfg.get("monitor", "val/loss")), bool(getattr(datamodule, "production_mode", False)))
 
 
 def _build_callbacks(cfg: DictConfig, monitor: str, mode: str, quiet: bool) -> list[Callback]:
@@ -251,32 +245,5 @@ def _finish(
     if result.test_loss is not None:
         result.metrics["test/loss"] = result.test_loss
     result.metrics["fit_seconds"] = result.fit_seconds
+    result.early_stopping = early_stopping_record(trainer)
     save_result(result.to_json(), Path(result.run_dir))
-
-
-class _DropLightningTips(logging.Filter):
-    """Lightning's "💡 Tip: … try installing …" lines advertise services; they are not about the run."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("💡 Tip")
-
-
-def _quiet_lightning(quiet: bool) -> None:
-    """Lightning's banners and tips are noise inside a search; keep warnings and errors."""
-    level = logging.WARNING if quiet else logging.INFO
-    for name in _LIGHTNING_LOGGERS:
-        logging.getLogger(name).setLevel(level)
-    rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
-    if not any(isinstance(f, _DropLightningTips) for f in rank_zero.filters):
-        rank_zero.addFilter(_DropLightningTips())
-    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
-    # Lightning's warnings about choices crescendo makes on purpose: config.yaml is written into the
-    # run dir before the CSV logger starts, losses are logged per epoch, and the module's batch
-    # transfer is the fast one for its own loaders
-    for message in (r"Experiment logs directory .* exists and is not empty",
-                    r"The number of training batches \(\d+\) is smaller than the logging interval",
-                    r"You have overridden `transfer_batch_to_device` in `LightningModule`"):
-        warnings.filterwarnings("ignore", message=message)
-    if quiet:
-        warnings.filterwarnings("ignore", category=UserWarning, module=r"lightning(\.|$)")
-

@@ -486,7 +486,39 @@ CONSOLE_CASES: list[Case] = []  # --version, signature keywords, summaries
 TARGET_CASES: list[Case] = []  # data.normalize_targets and friends
 
 # (separator)
-STUDY_CASES: list[Case] = []  # study metadata
+def named_study(*names: str) -> Callable[[Path], None]:
+    """A study `space` in the case's existing.db that searched LR, one direction per metric name, and
+    named its metrics `names` with Optuna's set_metric_names (as a search by this version does)."""
+
+    def setup(cwd: Path) -> None:
+        import optuna
+
+        from hydra_plugins.crescendo_sweeper._resume import record_space
+        from hydra_plugins.crescendo_sweeper._space import parse_search_space
+
+        space = parse_search_space([LR]).distributions
+        study = optuna.create_study(storage=f"sqlite:///{cwd / 'existing.db'}", study_name="space",
+                                    directions=["minimize"] * len(names))
+        record_space(study, space)
+        study.set_metric_names(list(names))
+        values = [1.0] * len(names)
+        study.add_trial(optuna.trial.create_trial(params={"model.optimizer.lr": 0.001}, distributions=space,
+                                                  values=values))
+
+    return setup
+
+
+HOLDS = "the study 'space' in sqlite:///{tmp}/existing.db holds values of "
+STUDY_CASES: list[Case] = [  # study metadata: a resume must not put another metric's values into the study
+    Case("study-other-monitor", [*RESUME, LR, "monitor=train/loss"],
+         ["cr: error: monitor=train/loss: " + HOLDS + "val/loss — use monitor=val/loss to resume it, or another "
+          "hydra.sweeper.study_name"], search=True, setup=named_study("val/loss")),
+    Case("study-other-objectives", [*RESUME, LR, "hydra.sweeper.direction=[minimize,minimize]",
+                                    "hydra.sweeper.objectives=[val/loss,train/loss]"],
+         ["cr: error: hydra.sweeper.objectives=val/loss,train/loss: " + HOLDS + "val/loss,fit_seconds — use "
+          "hydra.sweeper.objectives=[val/loss,fit_seconds] to resume it"], search=True,
+         setup=named_study("val/loss", "fit_seconds")),
+]
 
 CASES = [case for name, cases in list(globals().items()) if name.endswith("_CASES") for case in cases]
 

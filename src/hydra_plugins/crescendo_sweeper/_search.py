@@ -36,6 +36,7 @@ from hydra_plugins.crescendo_sweeper._processes import (
 from hydra_plugins.crescendo_sweeper._results import ResultsWriter
 from hydra_plugins.crescendo_sweeper._resume import check_resume, record_space
 from hydra_plugins.crescendo_sweeper._signals import SearchStopped
+from hydra_plugins.crescendo_sweeper._study_record import check_metric_names, metric_names, record_study
 from hydra_plugins.crescendo_sweeper._worker import SearchAborted, run_trials, write_results
 
 
@@ -61,7 +62,9 @@ def run_search(plan: SearchPlan, launcher: Any, config: DictConfig, extend_space
 
     `worker`: a process forked before the set-up that imported the trials' modules meanwhile; the
     trials run there (and in the workers it forks), this process waits and writes the summary."""
-    study = open_study(plan, extend_space)
+    names = metric_names(plan, config)
+    study = open_study(plan, extend_space, names)
+    record_study(study, names, config)
     ledger = Ledger(study, plan.n_trials, plan.dead_after)
     writer = results_writer(plan)
     OmegaConf.save(config, plan.sweep_dir / "multirun.yaml")
@@ -135,8 +138,8 @@ def run_preforked(phase: TrialPhase, launcher: Any, import_seconds: float) -> in
     return _worker_code(trials)
 
 
-def open_study(plan: SearchPlan, extend_space: bool = False) -> optuna.Study:
-    """Create the study, or load it to resume: same directions and the same search space only
+def open_study(plan: SearchPlan, extend_space: bool = False, names: list[str] | None = None) -> optuna.Study:
+    """Create the study, or load it to resume: same directions, metric `names` and search space only
     (`extend_space`: another space on purpose; see `_resume`). The space is recorded in the study."""
     if plan.own_storage:
         plan.sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -156,6 +159,7 @@ def open_study(plan: SearchPlan, extend_space: bool = False) -> optuna.Study:
                 f"hydra.sweeper.study_name={plan.study_name}: the study in {hide_password(plan.storage_url)} was "
                 f"created to {'/'.join(stored)}, this search asks {'/'.join(plan.directions)} — use another study_name "
                 "(or storage), or the same direction")
+        check_metric_names(study, names, plan)
         if check_resume(study, plan.space.distributions, study_name=plan.study_name, storage_url=plan.storage_url,
                         extend=extend_space):
             record_space(study, plan.space.distributions)
