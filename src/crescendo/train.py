@@ -29,6 +29,7 @@ from crescendo.build import build, build_callbacks, build_loggers, resolve_once
 from crescendo.callbacks import BestEpochMetrics
 from crescendo.checks import check
 from crescendo.errors import ConfigError, NonFiniteLossError
+from crescendo.loggers import finish_wandb_runs
 from crescendo.models.legacy_keys import model_node, scheduler_monitor
 from crescendo.result import TrainResult
 from crescendo.run_dir import save_resolved_config, save_result
@@ -44,6 +45,18 @@ def train(cfg: DictConfig) -> TrainResult:
     Returns the result with status "complete", or "pruned" when Optuna stopped the run (a result, with
     the best value and checkpoint it had reached); a failure is recorded in result.json and raised.
     """
+    loggers: list[Any] = []  # filled once built: a wandb run they started is finished however the run ends
+    try:
+        result = _train(cfg, loggers)
+    except BaseException:
+        finish_wandb_runs(loggers, failed=True)
+        raise
+    finish_wandb_runs(loggers, failed=result.status == "failed")
+    return result
+
+
+def _train(cfg: DictConfig, loggers: list[Any]) -> TrainResult:
+    """`train`'s body; the loggers it builds are appended to `loggers` for the caller to close."""
     started = time.perf_counter()
     check(cfg)  # every key against what its object accepts, before the run dir, data or any object exists
     _freeze_long_lived_objects()
@@ -70,8 +83,8 @@ def train(cfg: DictConfig) -> TrainResult:
     best_epoch = BestEpochMetrics(monitor, mode)
     _set_cpu_threads(cfg.get("cpu_threads", "auto"), model, datamodule)
     callbacks = _build_callbacks(cfg, monitor, mode, quiet) + [best_epoch]
-    loggers = build_loggers(cfg)
-    trainer_kwargs: dict[str, Any] = {"callbacks": callbacks, "logger": loggers or False}
+    loggers.extend(build_loggers(cfg))
+    trainer_kwargs: dict[str, Any] = {"callbacks": callbacks, "logger": list(loggers) or False}
     if quiet:
         trainer_kwargs.update(enable_progress_bar=False, enable_model_summary=False)
     with entry_points_read_once():
