@@ -150,3 +150,17 @@ def test_a_search_with_many_loggers_gives_each_trial_its_offline_wandb_run(data_
         assert list((trial / "tensorboard").rglob("events.out.tfevents.*"))
         assert (trial / "metrics.csv").is_file()
     assert "wandb: Tracking run" not in proc.stdout + proc.stderr  # quiet=true in a search: wandb stays quiet
+
+
+@pytest.mark.skipif(not installed("wandb"), reason="the dev extra installs wandb")
+def test_a_run_lightning_refuses_at_fit_start_leaves_no_wandb_or_tensorboard_run(compose_cfg, data_dir, tmp_path,
+                                                                               wandb_env):
+    from crescendo.errors import ConfigError
+
+    run_dir = tmp_path / "run"
+    (run_dir / ".hydra").mkdir(parents=True)  # what Hydra made before the task ran: kept
+    cfg = compose_cfg(f"data.data_dir={data_dir}", "logger=many_loggers", "+trainer.limit_train_batches=0.001",
+                      run_dir=run_dir)
+    with pytest.raises(ConfigError, match="limit_train_batches"):
+        train(cfg)
+    assert sorted(path.name for path in run_dir.iterdir()) == [".hydra"]

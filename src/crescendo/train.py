@@ -11,6 +11,7 @@ import gc
 import logging
 import math
 import os
+import shutil
 import sys
 import time
 import warnings
@@ -61,6 +62,7 @@ def _train(cfg: DictConfig, loggers: list[Any]) -> TrainResult:
     check(cfg)  # every key against what its object accepts, before the run dir, data or any object exists
     _freeze_long_lived_objects()
     run_dir = Path(cfg.paths.output_dir)
+    existed = set(run_dir.iterdir()) if run_dir.is_dir() else set()  # Hydra's files, or a reused dir's
     quiet = bool(cfg.get("quiet", False))
     _quiet_lightning(quiet)
     cfg = resolve_once(cfg)  # every interpolation once, not at every read (see crescendo.build)
@@ -122,7 +124,8 @@ def _train(cfg: DictConfig, loggers: list[Any]) -> TrainResult:
         if isinstance(error, MisconfigurationException) and trainer.global_step == 0:
             # Lightning checks some trainer settings against the data only when fit starts (a limit
             # that rounds to no batch): a config error like ours — one message, no half-made run
-            _discard_unstarted_run(run_dir)
+            finish_wandb_runs(loggers, failed=True)  # before its files are removed
+            _discard_unstarted_run(run_dir, existed)
             raise ConfigError(f"trainer: {error} — fix that trainer.* key (cr --cfg job shows them)") from None
         result.error = f"{type(error).__name__}: {error}"
         _finish(result, trainer, best_epoch, fit_started, setup_seconds, started)
@@ -151,13 +154,12 @@ def _is_pruned(error: BaseException) -> bool:
     return optuna is not None and isinstance(error, optuna.TrialPruned)
 
 
-def _discard_unstarted_run(run_dir: Path) -> None:
-    """Remove what this run wrote before training began (its config, the loggers' first files)."""
-    for name in ("config.yaml", "hparams.yaml", "metrics.csv", "result.json"):
-        (run_dir / name).unlink(missing_ok=True)
-    checkpoints = run_dir / "checkpoints"
-    if checkpoints.is_dir() and not any(checkpoints.iterdir()):
-        checkpoints.rmdir()
+def _discard_unstarted_run(run_dir: Path, existed: set[Path]) -> None:
+    """Remove what this run wrote before training began: its config, the loggers' first files and
+    folders (metrics.csv, hparams.yaml, a TensorBoard or wandb run) — everything that was not there."""
+    for entry in run_dir.iterdir() if run_dir.is_dir() else ():
+        if entry not in existed:
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
 
 
 _frozen = False
