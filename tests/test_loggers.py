@@ -129,6 +129,8 @@ def test_wandb_logs_offline_into_the_run_dir_and_each_run_gets_its_own(compose_c
         for metric in ("train/loss", "val/loss"):
             assert per_epoch(rows, metric) == pytest.approx(csv[metric].to_dict())  # the same numbers, per epoch
         assert sorted(per_epoch(rows, "val/loss")) == [0, 1]
+        steps = {row["epoch"]: row["trainer/global_step"] for row in rows if "val/loss" in row}
+        assert steps == csv["step"].to_dict()  # the same step axis
         assert any("test/loss" in row for row in rows)
         assert exit_code == 0  # finished when train returned, not at interpreter exit
     assert len({next(run.glob("wandb/offline-run-*")).name for run in runs}) == 2
