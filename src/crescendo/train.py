@@ -11,6 +11,7 @@ import gc
 import logging
 import math
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ from crescendo.callbacks import BestEpochMetrics, early_stopping_record
 from crescendo.checks import check
 from crescendo.errors import ConfigError, NonFiniteLossError
 from crescendo.lightning_console import quiet_lightning
+from crescendo.loggers import finish_wandb_runs
 from crescendo.models.legacy_keys import model_node, scheduler_monitor
 from crescendo.result import TrainResult, effective_monitor
 from crescendo.run_dir import save_resolved_config, save_result
@@ -41,10 +43,23 @@ def train(cfg: DictConfig) -> TrainResult:
     Returns the result with status "complete", or "pruned" when Optuna stopped the run (a result, with
     the best value and checkpoint it had reached); a failure is recorded in result.json and raised.
     """
+    loggers: list[Any] = []  # filled once built: a wandb run they started is finished however the run ends
+    try:
+        result = _train(cfg, loggers)
+    except BaseException:
+        finish_wandb_runs(loggers, failed=True)
+        raise
+    finish_wandb_runs(loggers, failed=result.status == "failed")
+    return result
+
+
+def _train(cfg: DictConfig, loggers: list[Any]) -> TrainResult:
+    """`train`'s body; the loggers it builds are appended to `loggers` for the caller to close."""
     started = time.perf_counter()
     check(cfg)  # every key against what its object accepts, before the run dir, data or any object exists
     _freeze_long_lived_objects()
     run_dir = Path(cfg.paths.output_dir)
+    existed = set(run_dir.iterdir()) if run_dir.is_dir() else set()  # Hydra's files, or a reused dir's
     quiet = bool(cfg.get("quiet", False))
     quiet_lightning(quiet)
     cfg = resolve_once(cfg)  # every interpolation once, not at every read (see crescendo.build)
@@ -67,8 +82,8 @@ def train(cfg: DictConfig) -> TrainResult:
     best_epoch = BestEpochMetrics(monitor, mode)
     _set_cpu_threads(cfg.get("cpu_threads", "auto"), model, datamodule)
     callbacks = _build_callbacks(cfg, monitor, mode, quiet) + [best_epoch]
-    loggers = build_loggers(cfg)
-    trainer_kwargs: dict[str, Any] = {"callbacks": callbacks, "logger": loggers or False}
+    loggers.extend(build_loggers(cfg))
+    trainer_kwargs: dict[str, Any] = {"callbacks": callbacks, "logger": list(loggers) or False}
     if quiet:
         trainer_kwargs.update(enable_progress_bar=False, enable_model_summary=False)
     with entry_points_read_once():
@@ -106,7 +121,8 @@ def train(cfg: DictConfig) -> TrainResult:
         if isinstance(error, MisconfigurationException) and trainer.global_step == 0:
             # Lightning checks some trainer settings against the data only when fit starts (a limit
             # that rounds to no batch): a config error like ours — one message, no half-made run
-            _discard_unstarted_run(run_dir)
+            finish_wandb_runs(loggers, failed=True)  # before its files are removed
+            _discard_unstarted_run(run_dir, existed)
             raise ConfigError(f"trainer: {error} — fix that trainer.* key (cr --cfg job shows them)") from None
         result.error = f"{type(error).__name__}: {error}"
         _finish(result, trainer, best_epoch, fit_started, setup_seconds, started)
@@ -135,13 +151,12 @@ def _is_pruned(error: BaseException) -> bool:
     return optuna is not None and isinstance(error, optuna.TrialPruned)
 
 
-def _discard_unstarted_run(run_dir: Path) -> None:
-    """Remove what this run wrote before training began (its config, the loggers' first files)."""
-    for name in ("config.yaml", "hparams.yaml", "metrics.csv", "result.json"):
-        (run_dir / name).unlink(missing_ok=True)
-    checkpoints = run_dir / "checkpoints"
-    if checkpoints.is_dir() and not any(checkpoints.iterdir()):
-        checkpoints.rmdir()
+def _discard_unstarted_run(run_dir: Path, existed: set[Path]) -> None:
+    """Remove what this run wrote before training began: its config, the loggers' first files and
+    folders (metrics.csv, hparams.yaml, a TensorBoard or wandb run) — everything that was not there."""
+    for entry in run_dir.iterdir() if run_dir.is_dir() else ():
+        if entry not in existed:
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
 
 
 _frozen = False

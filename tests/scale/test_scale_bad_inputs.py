@@ -471,7 +471,25 @@ COMPAT_CASES = [  # the original Crescendo 0.0.4's data.dataloader_kwargs.* next
 ]
 
 # --- one list per helper branch of this stop (kept apart so that each merges on its own)
-LOGGER_CASES: list[Case] = []  # logger groups and their optional extras
+LOGGER_CASES: list[Case] = [  # logger groups and their optional extras
+    Case("logger-aim-not-installed", ["data=diabetes", "logger=aim"],
+         ["cr: error: logger=aim: needs the aim package — pip install 'crescendo[aim]'"]),
+    Case("logger-comet-not-installed", ["data=diabetes", "logger=comet"],
+         ["cr: error: logger=comet: needs the comet_ml package — pip install 'crescendo[comet]'"]),
+    Case("logger-neptune-shut-down", ["data=diabetes", "logger=neptune"],
+         [("cr: error: logger=neptune: Neptune's service has shut down (2026) and Lightning's NeptuneLogger is now a "
+           "stub that refuses to start — log with logger=wandb, logger=mlflow or logger=tensorboard instead")]),
+    Case("logger-missing-before-data-is-read", ["data=regression", "+data.data_dir={tmp}/nowhere", "logger=comet"],
+         ["cr: error: logger=comet: needs the comet_ml package — pip install 'crescendo[comet]'\n"]),
+    Case("logger-missing-in-a-search", [*SEARCH, "logger=aim"],
+         ["cr: error: logger=aim: needs the aim package — pip install 'crescendo[aim]'"], search=True),
+    Case("logger-target-not-installed", ["data=diabetes", "+logger.mine._target_=no_such_package.Logger"],
+         [("cr: error: logger.mine._target_=no_such_package.Logger: names a class in no_such_package, which is not "
+           "installed — install the package that provides no_such_package, or fix the _target_")]),
+    Case("logger-wandb-log-model-offline", ["data=diabetes", "logger=wandb", "logger.wandb.log_model=true"],
+         [("cr: error: logger.wandb.log_model=true: cannot upload checkpoints offline (logger.wandb.offline=true) — "
+           "set logger.wandb.log_model=false, or logger.wandb.offline=false")]),
+]
 
 # (separator: keeps the lists' edits in separate hunks)
 RUN_KEY_CASES: list[Case] = []  # top-level keys: ckpt_path, compile, tags, extras, debug, trainer presets
