@@ -31,7 +31,7 @@ def test_the_study_names_its_metric_and_records_how_it_was_made(tmp_path, monkey
     assert attrs["command"] == "cr hparams_search=optuna 'x=interval(0.0, 1.0)' +monitor=val/loss +mode=min " \
                                "hydra.sweeper.n_trials=2"
     assert attrs["commands"] == [attrs["command"]]
-    assert attrs["overrides"] == [*BASE, "hydra.sweeper.n_trials=2", f"hydra.sweep.dir={sweep}"]
+    assert attrs["overrides"] == [*BASE, "hydra.sweeper.preload=[]", "hydra.sweeper.n_trials=2", f"hydra.sweep.dir={sweep}"]
     assert (attrs["monitor"], attrs["mode"], attrs["crescendo_version"]) == ("val/loss", "min", __version__)
     assert "x" in attrs["search_space"]
 
