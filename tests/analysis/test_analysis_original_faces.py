@@ -23,7 +23,7 @@ from crescendo.analysis import (
     Sweep,
     load,
 )
-from crescendo.errors import CrescendoError, DataError
+from crescendo.errors import CrescendoError
 
 FIXTURE = Path(__file__).parent / "crescendo_0_0_4"
 
@@ -132,5 +132,6 @@ def test_load_opens_and_predicts_with_crescendo_0_0_4_directories(original):
 
 def test_a_0_0_4_run_whose_data_moved_names_the_fix(original):
     run = load(next((original / "run").iterdir()))  # its data_dir is where the fixture was made
-    with pytest.raises(DataError, match=r"data.data_dir: .* a Crescendo 0.0.4 run keeps no input scaler.*data_dir=DIR"):
+    with pytest.raises(CrescendoError, match=r"final_config.yaml: data.data_dir=.* \(as recorded\) is not a directory "
+                       r"— a Crescendo 0.0.4 run keeps no input scaler.*load\(PATH, data_dir=DIR\)"):
         run.predict(np.zeros((2, 3), np.float32))

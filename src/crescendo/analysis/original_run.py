@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from crescendo.analysis._files import read_config, read_metrics
 from crescendo.analysis.run import Run
-from crescendo.errors import CrescendoError, DataError
+from crescendo.errors import CrescendoError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -125,6 +125,14 @@ class OriginalRun(Run):
         epochs = sorted(p for p in folder.glob("*.ckpt") if not p.name.startswith("last"))
         return epochs[-1] if epochs else None
 
+    def _checkpoint_or_raise(self) -> Path:
+        checkpoint = self.best_checkpoint
+        if checkpoint is None:
+            which = "last.ckpt" if self.use_checkpoint == "last" else "epoch=NNNNNN.ckpt (the best epoch's)"
+            raise CrescendoError(f"{self.path}: the Crescendo 0.0.4 run has no checkpoint to predict with — "
+                                 f"expected checkpoints/{which}, as 0.0.4 saved it")
+        return checkpoint
+
     # ------------------------------------------------------------------ the model
     @property
     def model_class(self) -> type:
@@ -157,6 +165,7 @@ class OriginalRun(Run):
     def input_module(self) -> ArrayRegressionDataModule:
         """The run's data module, set up: 0.0.4's checkpoints hold no scaler, so it is refit on X_train."""
         if self._inputs is None:
+            self._checkpoint_or_raise()  # nothing to predict with: say so before looking for the data
             self._inputs = self.datamodule(setup=True)
         return self._inputs
 
@@ -182,10 +191,11 @@ class OriginalRun(Run):
                                  "(the directory with X_train.npy ... that the run was trained on)")
         where = Path(str(kwargs["data_dir"]))
         if not where.is_dir():
-            raise DataError(
-                f"data.data_dir: {where} is not a directory — a Crescendo 0.0.4 run keeps no input scaler, so "
-                f"its training data are needed to predict; pass its new place: load(PATH, data_dir=DIR) or "
-                f"Estimator(PATH, data_dir=DIR)")
+            given = "the data_dir given" if data_dir is not None or self.data_dir is not None else "as recorded"
+            raise CrescendoError(
+                f"{self.path / FINAL_CONFIG}: data.data_dir={where} ({given}) is not a directory — a Crescendo "
+                "0.0.4 run keeps no input scaler, so predicting refits it on the run's training data: put them "
+                "back there, or pass their new place: load(PATH, data_dir=DIR) or Estimator(PATH, data_dir=DIR)")
         module = ArrayRegressionDataModule(**kwargs)
         if setup:
             module.setup()
