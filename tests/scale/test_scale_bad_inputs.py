@@ -501,8 +501,8 @@ ANALYSIS_CASES: list[Case] = [  # the original's analysis faces and result dirs
          [f"cr-predict: error: {ORIGINAL_RUN}/final_config.yaml: "], command="cr-predict",
          setup=lambda cwd: copy_original(cwd, lambda o: next(o.glob("run/*/final_config.yaml")).write_text("[a: b"))),
     Case("predict-0.0.4-search-ensemble-too-big", [ORIGINAL_SEARCH, "{arrays}/x5.npy", "--ensemble", "5"],
-         [f"cr-predict: error: {ORIGINAL_SEARCH}: asked for the 5 best runs but the search has only 2 complete "
-          "trials", "use k ≤ 2"], command="cr-predict", setup=copy_original),
+         [(f"cr-predict: error: {ORIGINAL_SEARCH}: asked for the 5 best runs but the search has only 2 complete "
+           "trials"), "use k ≤ 2"], command="cr-predict", setup=copy_original),
 ]
 
 # (separator)
