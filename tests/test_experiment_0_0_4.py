@@ -88,3 +88,19 @@ def test_the_example_experiment_is_the_originals_example_on_our_mlp():
     assert list(cfg.model.architecture) == [128, 256, 64] and cfg.data.batch_size == 64
     assert cfg.data.builtin == "diabetes"
     check(cfg)
+
+
+@pytest.mark.slow
+def test_a_search_with_the_experiment_runs(tmp_path):
+    """The experiment's sweeper settings are ones the sweeper accepts: a real 2-trial search trains."""
+    import yaml
+    from helpers import run_cr
+
+    done = run_cr("experiment=crescendo_0_0_4", "data=diabetes", "hparams_search=optuna", "hydra.sweeper.n_trials=2",
+                  "model.optimizer.lr=interval(0.001, 0.01)", "trainer.max_epochs=2", "trainer.min_epochs=1",
+                  f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    recorded = yaml.safe_load((tmp_path / "sweep" / "multirun.yaml").read_text())["hydra"]["sweeper"]
+    assert recorded["seed"] == 1234 and recorded["pruner"] == "none" and recorded["sampler"]["n_startup_trials"] == 5
+    job = yaml.safe_load((tmp_path / "sweep" / "0" / "config.yaml").read_text())
+    assert job["model"]["batch_norm"] is True and job["data"]["drop_last"] is True

@@ -4,9 +4,10 @@ Notebooks written for 0.0.4 call ``Estimator(results_dir, data_dir=…, use_chec
 ``X_val``, ``metrics``, ``best_checkpoint``, ``predict``…; those calls work here, on run directories
 of this package and of 0.0.4. The new call is `crescendo.analysis.load(path)` (a `Run`).
 
-One difference: **`predict` takes RAW inputs here** (as loaded, before feature selection and
-scaling) and applies the run's own feature selection and input scaler. 0.0.4's `predict` passed its
-input straight to the network, so it expected `X_*_scaled`; pass `X_val` (not `X_val_scaled`) here.
+One difference: **`predict` takes RAW inputs here** (unscaled, as loaded — all raw columns, or the
+columns `feature_select` keeps, as `X_val` holds them) and applies the run's own feature selection and
+input scaler. 0.0.4's `predict` passed its input straight to the network, so it expected `X_*_scaled`;
+pass `X_val` (not `X_val_scaled`) here.
 """
 
 from __future__ import annotations
