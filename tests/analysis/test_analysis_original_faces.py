@@ -78,6 +78,7 @@ def test_the_notebook_runs_on_results_of_this_package(search, kfold, tmp_path):
     assert isinstance(seen["estimator"].run, Run)
     x_raw = search.x("val")
     assert np.allclose(seen["prediction"], run.predict(x_raw), atol=1e-6)  # X_val is feature-selected: scaled only
+    assert np.allclose(seen["estimator"].predict(x_raw), seen["prediction"], atol=1e-6)  # raw columns: selected too
     assert np.allclose(seen["ensemble"], load(kfold.path).predict(kfold.x("val")), atol=1e-6)
     sweep = load(search.path)
     assert seen["best"].results_dir in {str(r.path) for r in sweep.runs}
@@ -135,3 +136,20 @@ def test_a_0_0_4_run_whose_data_moved_names_the_fix(original):
     with pytest.raises(CrescendoError, match=r"final_config.yaml: data.data_dir=.* \(as recorded\) is not a directory "
                        r"— a Crescendo 0.0.4 run keeps no input scaler.*load\(PATH, data_dir=DIR\)"):
         run.predict(np.zeros((2, 3), np.float32))
+
+
+def test_a_0_0_4_multirun_without_a_search_is_an_ensemble(original):
+    """0.0.4's KFold ensembles were plain multiruns (Hydra's basic sweeper): load() gives an Ensemble."""
+    multirun = next((original / "search").iterdir())
+    (multirun / "optimization_results.yaml").unlink()
+    for hydra_yaml in multirun.glob("*/.hydra/hydra.yaml"):
+        text = hydra_yaml.read_text().replace("hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper",
+                                              "hydra._internal.core_plugins.basic_sweeper.BasicSweeper")
+        hydra_yaml.write_text(text)
+    ensemble = load(multirun, data_dir=original / "data")
+    assert isinstance(ensemble, Ensemble) and len(ensemble.runs) == 2
+    expected = np.load(original / "expected.npz")
+    x_val = np.load(original / "data" / "X_val.npy")
+    members = ensemble.predict(x_val)
+    assert members.shape == (2, *expected["best_val"].shape)
+    assert any(np.allclose(member, expected["best_val"], atol=1e-5) for member in members)

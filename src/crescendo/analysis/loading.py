@@ -18,7 +18,11 @@ from crescendo.analysis._files import (
 )
 from crescendo.analysis.ensemble import Ensemble
 from crescendo.analysis.original_run import FINAL_CONFIG, OriginalRun, is_original_run
-from crescendo.analysis.original_sweep import OriginalSweep, is_original_sweep
+from crescendo.analysis.original_sweep import (
+    OriginalSweep,
+    is_original_sweep,
+    original_job_dirs,
+)
 from crescendo.analysis.run import Run
 from crescendo.analysis.sweep import Sweep
 from crescendo.errors import CrescendoError
@@ -60,7 +64,7 @@ def load(path: str | Path, data_dir: str | Path | None = None) -> Run | Sweep | 
         return Ensemble([run], path=directory) if run.is_batched_ensemble else run
     config = sweep_config(directory)
     if is_original_sweep(directory):
-        return OriginalSweep(directory, data_dir=data_dir)
+        return _original_multirun(directory, data_dir)
     if (directory / RESULTS_FILE).is_file() or (directory / STUDY_FILE).is_file() \
             or select(config, "hydra.sweeper.storage"):
         return Sweep(directory)
@@ -75,3 +79,18 @@ def load(path: str | Path, data_dir: str | Path | None = None) -> Run | Sweep | 
     elif (directory / ".hydra").is_dir():
         hint = f" (it has .hydra/ but no {RESULT_FILE}: the run did not finish)"
     raise CrescendoError(f"{directory}: holds no run, search or ensemble — expected {EXPECTED}{hint}")
+
+
+def _original_multirun(directory: Path, data_dir: str | Path | None) -> Sweep | Ensemble:
+    """0.0.4's multirun: a search (Hydra's Optuna sweeper) → `OriginalSweep`; any other sweep of runs
+    (e.g. its KFold ensembles, ``cr -m data.ensemble_split.index=0,1,2``) → `Ensemble` of them."""
+    jobs = original_job_dirs(directory)
+    sweeper = str(select(sweep_config(directory) or sweep_config(jobs[0]), "hydra.sweeper._target_") or "")
+    if (directory / RESULTS_FILE).is_file() or "optuna" in sweeper.lower():
+        return OriginalSweep(directory, data_dir=data_dir)
+    runs = [OriginalRun(job, data_dir=data_dir) for job in jobs]
+    usable = [run for run in runs if run.has_checkpoint]
+    if not usable:
+        raise CrescendoError(f"{directory}: a Crescendo 0.0.4 multirun whose runs have no checkpoint — "
+                             "expected checkpoints/epoch=NNNNNN.ckpt in its job directories")
+    return Ensemble(usable, path=directory)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import optuna
     from optuna.trial import FrozenTrial
 
-__all__ = ["OriginalSweep", "is_original_sweep"]
+__all__ = ["OriginalSweep", "is_original_sweep", "original_job_dirs"]
 
 _SEARCH_FUNCTIONS = ("choice(", "interval(", "range(", "tag(")
 
