@@ -92,7 +92,8 @@ class Estimator:
 
     @cached_property
     def metrics(self) -> pd.DataFrame:
-        """One row per epoch (new call: `Run.metrics`)."""
+        """One row per epoch (new call: `Run.metrics`). 0.0.4 returned Lightning's raw metrics.csv, with
+        train and val values on separate rows; ``metrics["val/loss"].dropna()`` reads the same either way."""
         return self.run.metrics
 
     @cached_property
