@@ -495,7 +495,33 @@ LOGGER_CASES: list[Case] = [  # logger groups and their optional extras
 RUN_KEY_CASES: list[Case] = []  # top-level keys: ckpt_path, compile, tags, extras, debug, trainer presets
 
 # (separator)
-ANALYSIS_CASES: list[Case] = []  # the original's analysis faces and result dirs
+ORIGINAL_RESULTS = Path(__file__).resolve().parents[1] / "analysis" / "crescendo_0_0_4"  # written by 0.0.4
+ORIGINAL_RUN = "{tmp}/results/orig/run/2024-06-01_12-00-00"
+ORIGINAL_SEARCH = "{tmp}/results/orig/search/2024-06-01_12-05-00"
+
+
+def copy_original(cwd: Path, damage: Callable[[Path], None] | None = None) -> None:
+    shutil.copytree(ORIGINAL_RESULTS, cwd / "results" / "orig")  # where 0.0.4 wrote: results/
+    if damage is not None:
+        damage(cwd / "results" / "orig")
+
+
+ANALYSIS_CASES: list[Case] = [  # the original's analysis faces and result dirs
+    Case("predict-0.0.4-run-data-moved", [ORIGINAL_RUN, "{arrays}/x5.npy"],
+         [f"cr-predict: error: {ORIGINAL_RUN}/final_config.yaml: data.data_dir=", "(as recorded) is not a directory",
+          "a Crescendo 0.0.4 run keeps no input scaler", "load(PATH, data_dir=DIR)"],
+         command="cr-predict", setup=copy_original),
+    Case("predict-0.0.4-run-no-checkpoint", [ORIGINAL_RUN, "{arrays}/x5.npy"],
+         [f"cr-predict: error: {ORIGINAL_RUN}: the Crescendo 0.0.4 run has no checkpoint to predict with",
+          "expected checkpoints/epoch=NNNNNN.ckpt"], command="cr-predict",
+         setup=lambda cwd: copy_original(cwd, lambda o: [p.unlink() for p in o.glob("run/*/checkpoints/*.ckpt")])),
+    Case("predict-0.0.4-run-config-garbage", [ORIGINAL_RUN, "{arrays}/x5.npy"],
+         [f"cr-predict: error: {ORIGINAL_RUN}/final_config.yaml: "], command="cr-predict",
+         setup=lambda cwd: copy_original(cwd, lambda o: next(o.glob("run/*/final_config.yaml")).write_text("[a: b"))),
+    Case("predict-0.0.4-search-ensemble-too-big", [ORIGINAL_SEARCH, "{arrays}/x5.npy", "--ensemble", "5"],
+         [(f"cr-predict: error: {ORIGINAL_SEARCH}: asked for the 5 best runs but the search has only 2 complete "
+           "trials"), "use k ≤ 2"], command="cr-predict", setup=copy_original),
+]
 
 # (separator)
 CONSOLE_CASES: list[Case] = []  # --version, signature keywords, summaries

@@ -199,6 +199,13 @@ class Run:
             self._models[key] = model
         return self._models[key]
 
+    def model_at(self, checkpoint: str | Path, device: str | torch.device = "cpu") -> Any:
+        """The model of any checkpoint of this run (e.g. checkpoints/last.ckpt), in eval mode, not cached."""
+        import torch
+
+        model = self.model_class.load_from_checkpoint(Path(checkpoint), map_location=torch.device(device))
+        return model.eval()
+
     # ------------------------------------------------------------------ inputs and prediction
     @property
     def input_module(self) -> ArrayRegressionDataModule:
