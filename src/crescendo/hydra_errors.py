@@ -104,8 +104,8 @@ def _unknown_key(text: str, arguments: Sequence[str]) -> ConfigError:
         return ConfigError(f"{key}: the search's settings exist only in a search — add hparams_search=optuna")
     # the closest name among the same parent's keys (a shared prefix would make any key look close)
     parent, _, name = key.rpartition(".")
-    siblings = sorted({k[len(parent) + 1:].split(".")[0] for k in keys if k.startswith(parent + ".")}) if parent \
-        else sorted({k.split(".")[0] for k in keys})
+    siblings = sorted({k[len(parent) + 1:].split(".")[0] for k in keys if k.startswith(parent + ".")}
+                      | _signature_names(parent, keys)) if parent else sorted({k.split(".")[0] for k in keys})
     close = difflib.get_close_matches(name, siblings, n=1, cutoff=0.6)
     if close:
         guess = f"did you mean {parent + '.' if parent else ''}{close[0]}?"
@@ -168,6 +168,18 @@ def _sweep_without_search(text: str, arguments: Sequence[str]) -> CrescendoError
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def _signature_names(parent: str, keys: Sequence[str]) -> set[str]:
+    """The keywords `cr` accepts under trainer.* and model.optimizer.* without being in the config."""
+    from crescendo.keywords import TRAINER_KEYWORDS, optimizer_keywords
+
+    if parent == "trainer" and "trainer._target_" in keys:
+        return set(TRAINER_KEYWORDS)
+    if parent == "model.optimizer":
+        return set(optimizer_keywords(None))
+    return set()
+
 
 
 def _compose(arguments: Sequence[str]) -> Any:

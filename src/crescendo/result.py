@@ -20,7 +20,10 @@ class TrainResult:
 
     `objective` is the monitored value of the best epoch (the epoch of `best_checkpoint`), also for a
     pruned run (the best it had reached). `metrics` holds every logged metric of that epoch, plus
-    `test/loss` and `fit_seconds`.
+    `test/loss` and `fit_seconds`. Every loss (objective, metrics, test_loss) is in `loss_units`: the
+    units the model trains in — "standardized targets" with data.normalize_targets (`target_scaler`
+    holds the mean and scale per target to convert: an MSE times scale² is in squared target units),
+    else "targets".
     """
 
     objective: float
@@ -41,6 +44,8 @@ class TrainResult:
     error: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    loss_units: str = "targets"
+    target_scaler: dict[str, list[float]] | None = None  # {"mean": [...], "scale": [...]} per target
 
     def to_json(self) -> dict[str, Any]:
         """result.json's content: checkpoint paths relative to the run dir, so a run can be moved."""

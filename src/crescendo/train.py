@@ -28,6 +28,7 @@ from crescendo.batch_blocks import decide_batches_per_call
 from crescendo.build import build, build_callbacks, build_loggers, resolve_once
 from crescendo.callbacks import BestEpochMetrics
 from crescendo.checks import check
+from crescendo.data.targets import LOSS_UNITS
 from crescendo.errors import ConfigError, NonFiniteLossError
 from crescendo.models.legacy_keys import model_node, scheduler_monitor
 from crescendo.result import TrainResult
@@ -96,6 +97,7 @@ def train(cfg: DictConfig) -> TrainResult:
         n_train=datamodule.n_train,
         n_val=datamodule.n_val,
         n_test=datamodule.n_test,
+        **_loss_units(datamodule),
     )
     fit_started = time.perf_counter()
     try:
@@ -130,6 +132,15 @@ def train(cfg: DictConfig) -> TrainResult:
     result.timings["test_seconds"] = time.perf_counter() - test_started
     _finish(result, trainer, best_epoch, fit_started, setup_seconds, started, fit_done=True)
     return result
+
+
+def _loss_units(datamodule: Any) -> dict[str, Any]:
+    """The units of every logged loss: standardized targets when the data module scaled them."""
+    targets = getattr(datamodule, "target_transform", None)
+    if targets is None or not targets.active:
+        return {}
+    return {"loss_units": LOSS_UNITS[True],
+            "target_scaler": {"mean": [float(v) for v in targets.mean], "scale": [float(v) for v in targets.scale]}}
 
 
 def _is_pruned(error: BaseException) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from crescendo.errors import ConfigError
-from crescendo.overrides import EXAMPLES
+from crescendo.overrides import EXAMPLES, normalize_overrides
 from hydra_plugins.crescendo_sweeper._grammar import (
     MISSING,
     SearchParam,
@@ -80,8 +80,11 @@ def parse_search_space(
     """
     parser = make_parser(config_loader)
     entries: list[tuple[str, str]] = []  # (where, override text)
+    # a Trainer or optimizer keyword the config does not declare is added, as `cr` does on its command line
+    target = None if config is None else _select(config, "model.optimizer._target_")
     for key, value in _flatten(params or {}):
-        entries.append((f"hydra.sweeper.params.{key}", f"{key}={value_text(value)}"))
+        text, = normalize_overrides([f"{key}={value_text(value)}"], optimizer_target=target)
+        entries.append((f"hydra.sweeper.params.{key}", text))
     entries.extend((f"'{text}'", text) for text in arguments)
 
     by_key: dict[str, tuple[str, "Override"]] = {}
@@ -105,6 +108,13 @@ def parse_search_space(
             param = _check_against_config(param, override, config, config_loader)
         space.params.append(param)
     return space
+
+
+def _select(config: "DictConfig", key: str) -> str | None:
+    from omegaconf import OmegaConf
+
+    value = OmegaConf.select(config, key, default=None, throw_on_resolution_failure=False)
+    return value if isinstance(value, str) else None
 
 
 def _flatten(params: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
