@@ -74,6 +74,22 @@ OPTIMIZER_KEYWORDS: dict[str, tuple[str, ...]] = {
 ANY_OPTIMIZER_KEYWORDS: frozenset[str] = frozenset(name for names in OPTIMIZER_KEYWORDS.values() for name in names)
 
 
+def keyword_problem(name: str, target: str, accepted: tuple[str, ...] | frozenset[str]) -> tuple[str, str]:
+    """(what, fix) for an optimizer keyword `target` does not take: the closest it takes, or the optimizer
+    that takes it (SGD, AdamW, Adam first)."""
+    import difflib
+
+    accepted = sorted(accepted) if isinstance(accepted, frozenset) else list(accepted)
+    close = [c for c in difflib.get_close_matches(name, accepted, n=1, cutoff=0.6) if c != name]
+    fix = f"did you mean model.optimizer.{close[0]}?" if close else f"its keywords are {', '.join(accepted)}"
+    common = ("torch.optim.SGD", "torch.optim.AdamW", "torch.optim.Adam")
+    takers = sorted((t for t, names in OPTIMIZER_KEYWORDS.items() if name in names),
+                    key=lambda t: common.index(t) if t in common else len(common))
+    if takers:
+        fix += f", or choose an optimizer that takes it, e.g. model.optimizer._target_={takers[0]}"
+    return f"is not a keyword of {target}", fix
+
+
 def table_keywords(target: str) -> tuple[str, ...] | None:
     """A torch.optim optimizer's keywords from the table (no import); None for any other class."""
     return OPTIMIZER_KEYWORDS.get(_short(target))

@@ -93,8 +93,12 @@ def _declared_keys() -> frozenset[str]:
 
 
 def _signature_keywords(arguments: Sequence[str], optimizer_target: str | None) -> _SignatureKeys:
+    return _SignatureKeys(optimizer_targets(arguments, optimizer_target))
+
+
+def optimizer_targets(arguments: Sequence[str], optimizer_target: str | None = None) -> list[str]:
     """The optimizer(s) the arguments choose (the last `model.optimizer._target_`, each option of a
-    choice(...)), else `optimizer_target` (the config's, when the caller knows it)."""
+    choice(...)), else `optimizer_target` (the config's, when the caller knows it); [] if neither."""
     targets: list[str] = [optimizer_target] if optimizer_target else []
     for argument in arguments:
         key, _, value = argument.partition("=")
@@ -103,7 +107,7 @@ def _signature_keywords(arguments: Sequence[str], optimizer_target: str | None) 
             inner = re.fullmatch(r"choice\((.*)\)", value)
             options = inner.group(1).split(",") if inner else [value]
             targets = [option.strip().strip("'\"") for option in options if option.strip()]
-    return _SignatureKeys(targets)
+    return targets
 
 
 def _is_added_key(key: str) -> bool:

@@ -12,6 +12,8 @@ from typing import Any
 
 #: the states a run ends in; a pruned run is a result like the others, not an exception
 STATUSES = ("complete", "pruned", "failed")
+#: result.json's `loss_units` by data.normalize_targets: the units every logged and reported loss is in
+LOSS_UNITS = {True: "standardized targets", False: "targets"}
 
 
 @dataclass

@@ -28,10 +28,9 @@ from crescendo.batch_blocks import decide_batches_per_call
 from crescendo.build import build, build_callbacks, build_loggers, resolve_once
 from crescendo.callbacks import BestEpochMetrics
 from crescendo.checks import check
-from crescendo.data.targets import LOSS_UNITS
 from crescendo.errors import ConfigError, NonFiniteLossError
 from crescendo.models.legacy_keys import model_node, scheduler_monitor
-from crescendo.result import TrainResult
+from crescendo.result import LOSS_UNITS, TrainResult
 from crescendo.run_dir import save_resolved_config, save_result
 
 log = logging.getLogger(__name__)

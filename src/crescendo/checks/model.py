@@ -109,9 +109,7 @@ def _node(key: str, value: Any, example: str, nullable: bool, partial: bool) -> 
 def _unknown_keywords(optimizer: dict) -> list[Problem]:
     """A key the optimizer's constructor does not take (`cr` adds any torch.optim keyword without '+',
     so `model.optimizer.momentum=0.9` reaches here with Adam): named with the closest one."""
-    import difflib
-
-    from crescendo.keywords import OPTIMIZER_KEYWORDS, table_keywords
+    from crescendo.keywords import keyword_problem, table_keywords
 
     target = str(optimizer.get("_target_"))
     accepted = table_keywords(target)
@@ -121,19 +119,8 @@ def _unknown_keywords(optimizer: dict) -> list[Problem]:
     for name, value in optimizer.items():
         if str(name).startswith("_") or name in accepted:
             continue
-        close = difflib.get_close_matches(str(name), accepted, n=1, cutoff=0.6)
-        hint = f"did you mean model.optimizer.{close[0]}?" if close else f"its keywords are {', '.join(accepted)}"
-        takers = sorted((t for t, names in OPTIMIZER_KEYWORDS.items() if name in names), key=_commonest)
-        if takers:
-            hint += f", or choose an optimizer that takes it, e.g. model.optimizer._target_={takers[0]}"
-        found.append(Problem(f"model.optimizer.{name}", value, f"is not a keyword of {target}", hint))
+        found.append(Problem(f"model.optimizer.{name}", value, *keyword_problem(str(name), target, accepted)))
     return found
-
-
-def _commonest(target: str) -> int:
-    """SGD, AdamW and Adam first when naming an optimizer that takes a keyword."""
-    common = ("torch.optim.SGD", "torch.optim.AdamW", "torch.optim.Adam")
-    return common.index(target) if target in common else len(common)
 
 
 def optimizer_problems(optimizer: dict) -> list[Problem]:

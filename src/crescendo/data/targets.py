@@ -17,9 +17,6 @@ import numpy as np
 
 from crescendo.errors import DataError
 
-#: result.json's `loss_units`: what unit every logged and reported loss is in
-LOSS_UNITS = {True: "standardized targets", False: "targets"}
-
 
 @dataclass(frozen=True)
 class TargetTransform:

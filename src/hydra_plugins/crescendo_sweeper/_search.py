@@ -21,6 +21,7 @@ import optuna
 from omegaconf import DictConfig, OmegaConf
 
 from crescendo.errors import ConfigError, CrescendoError
+from crescendo.result import LOSS_UNITS
 from crescendo.search.storage import close_connections, hide_password, share_storage
 from hydra_plugins.crescendo_sweeper._console import print_header, print_startup, print_summary
 from hydra_plugins.crescendo_sweeper._ledger import Counts, Ledger
@@ -41,9 +42,11 @@ def run_search(plan: SearchPlan, launcher: Any, config: DictConfig, extend_space
     SearchAborted, SearchInterrupted."""
     study = open_study(plan, extend_space)
     ledger = Ledger(study, plan.n_trials, plan.dead_after)
+    scaled_targets = OmegaConf.select(config, "data.normalize_targets", default=False) is True
     writer = ResultsWriter(sweep_dir=plan.sweep_dir, study_name=plan.study_name, storage=plan.storage_url,
                            directions=list(plan.directions), objectives=list(plan.objectives or []) or None,
-                           param_names=[p.name for p in plan.space.params], n_trials=plan.n_trials)
+                           param_names=[p.name for p in plan.space.params], n_trials=plan.n_trials,
+                           loss_units=LOSS_UNITS[scaled_targets])
     OmegaConf.save(config, plan.sweep_dir / "multirun.yaml")
     existing = ledger.trials()
     counts = Counts.of(existing)

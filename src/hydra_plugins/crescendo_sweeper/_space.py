@@ -81,7 +81,7 @@ def parse_search_space(
     parser = make_parser(config_loader)
     entries: list[tuple[str, str]] = []  # (where, override text)
     # a Trainer or optimizer keyword the config does not declare is added, as `cr` does on its command line
-    target = None if config is None else _select(config, "model.optimizer._target_")
+    target = None if config is None else _select_str(config, "model.optimizer._target_")
     for key, value in _flatten(params or {}):
         text, = normalize_overrides([f"{key}={value_text(value)}"], optimizer_target=target)
         entries.append((f"hydra.sweeper.params.{key}", text))
@@ -110,7 +110,7 @@ def parse_search_space(
     return space
 
 
-def _select(config: "DictConfig", key: str) -> str | None:
+def _select_str(config: "DictConfig", key: str) -> str | None:
     from omegaconf import OmegaConf
 
     value = OmegaConf.select(config, key, default=None, throw_on_resolution_failure=False)
@@ -162,6 +162,10 @@ def _check_against_config(
 
     key = override.key_or_group
     where = f"{param.key_element}={param.spec}"
+    if key == "data.normalize_targets":
+        raise ConfigError(f"{where}: cannot be searched — it changes the units of every loss, so trials' "
+                          f"{_select_str(config, 'monitor') or 'val/loss'} values could not be compared; give it "
+                          "one value (data.normalize_targets=true or false)")
     existing = OmegaConf.select(config, key, default=MISSING, throw_on_resolution_failure=False)
 
     if override.is_add() or override.is_force_add():
@@ -170,6 +174,7 @@ def _check_against_config(
                 f"{where}: +{key} adds a new key, but {key} exists already — drop the '+' "
                 f"(or write ++{key} to add or override)"
             )
+        _check_optimizer_keyword(key, where, config)
         return param
 
     options: list[str] = []
@@ -232,6 +237,18 @@ def _check_against_config(
                     file=sys.stderr,
                 )
     return param
+
+
+def _check_optimizer_keyword(key: str, where: str, config: "DictConfig") -> None:
+    """A searched keyword the configured torch.optim optimizer does not take (`cr` added it with '++')."""
+    from crescendo.keywords import keyword_problem, table_keywords
+
+    parent, _, name = key.rpartition(".")
+    target = _select_str(config, "model.optimizer._target_")
+    accepted = None if parent != "model.optimizer" or target is None else table_keywords(target)
+    if accepted is not None and name not in accepted:
+        what, fix = keyword_problem(name, target, accepted)
+        raise ConfigError(f"{where}: {what} — {fix}")
 
 
 def describe(distribution: "BaseDistribution") -> str:
