@@ -105,3 +105,20 @@ def test_search_grammar_on_an_optimizer_keyword(tmp_path):
     trials = next((tmp_path / "results").rglob("trials.csv")).read_text()
     assert "model.optimizer.weight_decay" in trials.splitlines()[0]
     assert trials.count("COMPLETE") == 2
+
+
+def test_hydra_sweeper_params_keys_need_no_plus_either(compose_cfg):
+    """A keyword searched from the config (`hydra.sweeper.params`) is added the same way; one the
+    configured optimizer does not take stays an unknown key, refused before any trial."""
+    from crescendo.errors import ConfigError
+    from hydra_plugins.crescendo_sweeper._space import parse_search_space
+
+    config = compose_cfg("data=diabetes")
+    space = parse_search_space([], {"model.optimizer.weight_decay": "interval(0, 0.01)",
+                                    "trainer.gradient_clip_val": "choice(0.5, 1.0)"}, config=config)
+    assert [p.key_element for p in space.params] == ["++model.optimizer.weight_decay", "++trainer.gradient_clip_val"]
+    assert space.overrides({"model.optimizer.weight_decay": 0.005, "trainer.gradient_clip_val": 1.0}) == [
+        "++model.optimizer.weight_decay=0.005", "++trainer.gradient_clip_val=1.0"]
+    with pytest.raises(ConfigError, match=r"model.optimizer.momentum=interval\(0.5, 0.9\): model.optimizer.momentum "
+                                          r"is not a key of the config"):
+        parse_search_space([], {"model.optimizer.momentum": "interval(0.5, 0.9)"}, config=config)
