@@ -128,3 +128,12 @@ def test_diabetes_predict_takes_unscaled_inputs(compose_cfg):
     predicted = run.predict(x)
     assert predicted.shape == (len(x), 1)
     assert 25 < float(predicted.mean()) < 350  # the targets' own range (25–346), not standardised
+
+
+def test_learning_curves_name_the_units(data_dir, compose_cfg):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    cfg = compose_cfg(f"data.data_dir={data_dir}", "data.normalize_targets=true", "trainer.max_epochs=1", "seed=0")
+    figure = Run(train(cfg).run_dir).plot_learning_curves()
+    assert figure.axes[0].get_ylabel().endswith("(in standardized targets)")
