@@ -201,7 +201,6 @@ def _signature_names(parent: str, keys: Sequence[str]) -> set[str]:
     return set()
 
 
-
 def _compose(arguments: Sequence[str]) -> Any:
     """The composed config (Hydra's keys included) for these overrides, through Hydra's compose API."""
     from hydra import compose, initialize_config_module
