@@ -105,6 +105,8 @@ def test_search_grammar_on_an_optimizer_keyword(tmp_path):
     trials = next((tmp_path / "results").rglob("trials.csv")).read_text()
     assert "model.optimizer.weight_decay" in trials.splitlines()[0]
     assert trials.count("COMPLETE") == 2
+    results = next((tmp_path / "results").rglob("optimization_results.yaml")).read_text()
+    assert "loss_units: standardized targets" in results  # data=diabetes scales its targets
 
 
 def test_hydra_sweeper_params_keys_need_no_plus_either(compose_cfg):

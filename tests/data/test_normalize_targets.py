@@ -14,6 +14,7 @@ from sklearn.preprocessing import StandardScaler
 from crescendo.analysis import Run, raw_input_model
 from crescendo.analysis.cli import predict_main
 from crescendo.data import ArrayRegressionDataModule
+from crescendo.errors import DataError
 from crescendo.train import train
 
 pytestmark = pytest.mark.filterwarnings("ignore:data.batch_size")
@@ -46,6 +47,18 @@ def test_targets_scaled_with_the_training_rows_only(data_dir):
     restored.load_state_dict(state)  # what predict does, with no data files
     y_raw = np.load(data_dir / "Y_val.npy")
     np.testing.assert_allclose(restored.inverse_transform_targets(y_val.numpy()), y_raw, rtol=1e-5, atol=1e-4)
+
+
+def test_resuming_with_the_other_setting_is_refused(data_dir):
+    """A checkpoint's target scaler restored next to data set up without one (Lightning restores after
+    setup when resuming): training would continue in other units."""
+    trained = ArrayRegressionDataModule(data_dir=str(data_dir), normalize_targets=True)
+    trained.setup()
+    other = ArrayRegressionDataModule(data_dir=str(data_dir))  # the same files: prepare's cache must not mix them
+    other.setup()
+    assert not np.array_equal(other._tensors["train"][1].numpy(), trained._tensors["train"][1].numpy())
+    with pytest.raises(DataError, match="trained with data.normalize_targets=true but this run sets false"):
+        other.load_state_dict(trained.state_dict())
 
 
 def test_off_by_default_targets_as_loaded(data_dir):
