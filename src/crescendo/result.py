@@ -12,6 +12,8 @@ from typing import Any
 
 #: the states a run ends in; a pruned run is a result like the others, not an exception
 STATUSES = ("complete", "pruned", "failed")
+#: result.json's `loss_units` by data.normalize_targets: the units every logged and reported loss is in
+LOSS_UNITS = {True: "standardized targets", False: "targets"}
 
 
 @dataclass
@@ -20,7 +22,10 @@ class TrainResult:
 
     `objective` is the monitored value of the best epoch (the epoch of `best_checkpoint`), also for a
     pruned run (the best it had reached). `metrics` holds every logged metric of that epoch, plus
-    `test/loss` and `fit_seconds`.
+    `test/loss` and `fit_seconds`. Every loss (objective, metrics, test_loss) is in `loss_units`: the
+    units the model trains in — "standardized targets" with data.normalize_targets (`target_scaler`
+    holds the mean and scale per target to convert: an MSE times scale² is in squared target units),
+    else "targets".
     """
 
     objective: float
@@ -44,6 +49,8 @@ class TrainResult:
     early_stopping: dict[str, Any] | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    loss_units: str = "targets"
+    target_scaler: dict[str, list[float]] | None = None  # {"mean": [...], "scale": [...]} per target
 
     def to_json(self) -> dict[str, Any]:
         """result.json's content: checkpoint paths relative to the run dir, so a run can be moved."""

@@ -32,7 +32,7 @@ from crescendo.errors import ConfigError, NonFiniteLossError
 from crescendo.lightning_console import quiet_lightning
 from crescendo.loggers import finish_wandb_runs
 from crescendo.models.legacy_keys import model_node, scheduler_monitor
-from crescendo.result import TrainResult, effective_monitor
+from crescendo.result import LOSS_UNITS, TrainResult, effective_monitor
 from crescendo.run_dir import save_resolved_config, save_result
 
 log = logging.getLogger(__name__)
@@ -108,6 +108,7 @@ def _train(cfg: DictConfig, loggers: list[Any]) -> TrainResult:
         n_train=datamodule.n_train,
         n_val=datamodule.n_val,
         n_test=datamodule.n_test,
+        **_loss_units(datamodule),
     )
     fit_started = time.perf_counter()
     try:
@@ -143,6 +144,15 @@ def _train(cfg: DictConfig, loggers: list[Any]) -> TrainResult:
     result.timings["test_seconds"] = time.perf_counter() - test_started
     _finish(result, trainer, best_epoch, fit_started, setup_seconds, started, fit_done=True)
     return result
+
+
+def _loss_units(datamodule: Any) -> dict[str, Any]:
+    """The units of every logged loss: standardized targets when the data module scaled them."""
+    targets = getattr(datamodule, "target_transform", None)
+    if targets is None or not targets.active:
+        return {}
+    return {"loss_units": LOSS_UNITS[True],
+            "target_scaler": {"mean": [float(v) for v in targets.mean], "scale": [float(v) for v in targets.scale]}}
 
 
 def _is_pruned(error: BaseException) -> bool:

@@ -527,7 +527,32 @@ ANALYSIS_CASES: list[Case] = [  # the original's analysis faces and result dirs
 CONSOLE_CASES: list[Case] = []  # --version, signature keywords, summaries
 
 # (separator)
-TARGET_CASES: list[Case] = []  # data.normalize_targets and friends
+TARGET_CASES: list[Case] = [  # data.normalize_targets and friends
+    Case("normalize-targets-not-a-flag", ["data=diabetes", "data.normalize_targets=maybe"],
+         [("cr: error: data.normalize_targets=maybe: must be true or false, not a string — use "
+           "data.normalize_targets=true or false")]),
+    Case("search-normalize-targets", [*SEARCH, "data.normalize_targets=choice(true, false)"],
+         [("cr: error: data.normalize_targets=choice(true, false): cannot be searched — it changes the units of every "
+           "loss, so trials' val/loss values could not be compared; give it one value")], search=True),
+    # any Trainer / optimizer keyword works without '+'; a name outside their signatures is still an error
+    Case("trainer-keyword-typo", ["data=diabetes", "trainer.precison=bf16-mixed"],
+         ["cr: error: trainer.precison: not a key of the config — did you mean trainer.precision?"]),
+    Case("optimizer-keyword-typo", ["data=diabetes", "model.optimizer.weight_decy=0.1"],
+         [("cr: error: model.optimizer.weight_decy: not a key of the config — did you mean "
+           "model.optimizer.weight_decay?")]),
+    Case("optimizer-keyword-of-another-optimizer", ["data=diabetes", "model.optimizer.momentum=0.9"],
+         [("cr: error: model.optimizer.momentum=0.9: is not a keyword of torch.optim.Adam — its keywords are "
+           "lr, betas, eps, weight_decay, amsgrad, foreach, maximize, capturable, differentiable, fused, "
+           "decoupled_weight_decay, or choose an optimizer that takes it, e.g. "
+           "model.optimizer._target_=torch.optim.SGD")]),
+    Case("optimizer-keyword-not-of-the-chosen-one", ["data=diabetes", "model.optimizer._target_=torch.optim.SGD",
+                                                     "model.optimizer.betas=[0.9,0.99]"],
+         [("cr: error: model.optimizer.betas: is not a keyword of torch.optim.SGD — its keywords are dampening, "
+           "differentiable, foreach, fused, lr, maximize, momentum, nesterov, weight_decay")]),
+    Case("search-optimizer-keyword-of-another-optimizer", [*SEARCH, "model.optimizer.momentum=interval(0.5, 0.9)"],
+         ["cr: error: ++model.optimizer.momentum=interval(0.5, 0.9): is not a keyword of torch.optim.Adam",
+          "e.g. model.optimizer._target_=torch.optim.SGD"], search=True),
+]
 
 # (separator)
 def named_study(*names: str) -> Callable[[Path], None]:

@@ -22,6 +22,7 @@ import optuna
 from omegaconf import DictConfig, OmegaConf
 
 from crescendo.errors import ConfigError, CrescendoError
+from crescendo.result import LOSS_UNITS
 from crescendo.search.storage import close_connections, hide_password, share_storage
 from hydra_plugins.crescendo_sweeper._console import print_header, print_startup, print_summary
 from hydra_plugins.crescendo_sweeper._ledger import Counts, Ledger
@@ -53,6 +54,7 @@ class TrialPhase:
     queued: int
     n_workers: int
     seed_offset: int
+    loss_units: str  # what the losses of optimization_results.yaml are in
 
 
 def run_search(plan: SearchPlan, launcher: Any, config: DictConfig, extend_space: bool = False,
@@ -66,7 +68,8 @@ def run_search(plan: SearchPlan, launcher: Any, config: DictConfig, extend_space
     study = open_study(plan, extend_space, names)
     record_study(study, names, config)
     ledger = Ledger(study, plan.n_trials, plan.dead_after)
-    writer = results_writer(plan)
+    loss_units = LOSS_UNITS[OmegaConf.select(config, "data.normalize_targets", default=False) is True]
+    writer = results_writer(plan, loss_units)
     OmegaConf.save(config, plan.sweep_dir / "multirun.yaml")
     existing = ledger.trials()
     counts = Counts.of(existing)
@@ -78,7 +81,7 @@ def run_search(plan: SearchPlan, launcher: Any, config: DictConfig, extend_space
     worker = worker if plan.in_process else None
     startup_seconds = preload_modules(plan.preload) if plan.in_process and worker is None else 0.0
     queued = _queue_startup_trials(ledger, plan, counts)
-    phase = TrialPhase(plan, study.sampler, queued, n_workers, seed_offset)
+    phase = TrialPhase(plan, study.sampler, queued, n_workers, seed_offset, loss_units)
     code = 0
     try:
         if worker is not None and _picklable(phase):
@@ -103,10 +106,11 @@ def run_search(plan: SearchPlan, launcher: Any, config: DictConfig, extend_space
     return study
 
 
-def results_writer(plan: SearchPlan) -> ResultsWriter:
+def results_writer(plan: SearchPlan, loss_units: str) -> ResultsWriter:
     return ResultsWriter(sweep_dir=plan.sweep_dir, study_name=plan.study_name, storage=plan.storage_url,
                          directions=list(plan.directions), objectives=list(plan.objectives or []) or None,
-                         param_names=[p.name for p in plan.space.params], n_trials=plan.n_trials)
+                         param_names=[p.name for p in plan.space.params], n_trials=plan.n_trials,
+                         loss_units=loss_units)
 
 
 def run_phase(phase: TrialPhase, ledger: Ledger, launcher: Any, writer: ResultsWriter) -> int:
@@ -133,7 +137,8 @@ def run_preforked(phase: TrialPhase, launcher: Any, import_seconds: float) -> in
                                   pruner=plan.make_pruner())
         share_storage(plan.storage_url, study._storage)
         # nonzero: the workers it forked stopped, and printed why
-        return run_phase(phase, Ledger(study, plan.n_trials, plan.dead_after), launcher, results_writer(plan))
+        ledger = Ledger(study, plan.n_trials, plan.dead_after)
+        return run_phase(phase, ledger, launcher, results_writer(plan, phase.loss_units))
 
     return _worker_code(trials)
 
