@@ -29,6 +29,7 @@ from crescendo.build import build, build_callbacks, build_loggers, resolve_once
 from crescendo.callbacks import BestEpochMetrics
 from crescendo.checks import check
 from crescendo.errors import ConfigError, NonFiniteLossError
+from crescendo.hparams import LogHyperparams, run_hyperparams
 from crescendo.models.legacy_keys import model_node, scheduler_monitor
 from crescendo.result import TrainResult
 from crescendo.run_dir import save_resolved_config, save_result
@@ -71,6 +72,8 @@ def train(cfg: DictConfig) -> TrainResult:
     _set_cpu_threads(cfg.get("cpu_threads", "auto"), model, datamodule)
     callbacks = _build_callbacks(cfg, monitor, mode, quiet) + [best_epoch]
     loggers = build_loggers(cfg)
+    if loggers:  # each logger gets the resolved config once (after best_epoch: it reads the best value)
+        callbacks.append(LogHyperparams(run_hyperparams(cfg), monitor, best_epoch))
     trainer_kwargs: dict[str, Any] = {"callbacks": callbacks, "logger": loggers or False}
     if quiet:
         trainer_kwargs.update(enable_progress_bar=False, enable_model_summary=False)

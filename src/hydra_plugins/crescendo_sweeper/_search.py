@@ -13,6 +13,7 @@ and values are those of a serial search, so the whole search is the serial one, 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from typing import Any
@@ -24,9 +25,10 @@ from crescendo.errors import ConfigError, CrescendoError
 from crescendo.search.storage import close_connections, hide_password, share_storage
 from hydra_plugins.crescendo_sweeper._console import print_header, print_startup, print_summary
 from hydra_plugins.crescendo_sweeper._ledger import Counts, Ledger
+from hydra_plugins.crescendo_sweeper._mlflow import close_study_run, open_study_run
 from hydra_plugins.crescendo_sweeper._plan import SearchPlan
 from hydra_plugins.crescendo_sweeper._processes import INTERRUPTED_CODE, cores, preload_modules, run_workers
-from hydra_plugins.crescendo_sweeper._results import ResultsWriter
+from hydra_plugins.crescendo_sweeper._results import ResultsWriter, best_trial
 from hydra_plugins.crescendo_sweeper._resume import check_resume, record_space
 from hydra_plugins.crescendo_sweeper._signals import SearchStopped
 from hydra_plugins.crescendo_sweeper._worker import SearchAborted, run_trials, write_results
@@ -40,6 +42,11 @@ def run_search(plan: SearchPlan, launcher: Any, config: DictConfig, extend_space
     """Run the search of `plan` to `n_trials` finished trials. Raises ConfigError (before any trial),
     SearchAborted, SearchInterrupted."""
     study = open_study(plan, extend_space)
+    try:
+        plan = dataclasses.replace(plan, mlflow=_open_study_run(plan))
+    except BaseException:
+        close_connections(study._storage)
+        raise
     ledger = Ledger(study, plan.n_trials, plan.dead_after)
     writer = ResultsWriter(sweep_dir=plan.sweep_dir, study_name=plan.study_name, storage=plan.storage_url,
                            directions=list(plan.directions), objectives=list(plan.objectives or []) or None,
@@ -56,6 +63,7 @@ def run_search(plan: SearchPlan, launcher: Any, config: DictConfig, extend_space
     queued = _queue_startup_trials(ledger, plan, counts)
     print_startup(startup_seconds, queued, min(plan.startup_workers, queued))
     code = 0
+    ran = False  # whether the trial loop ended normally (else the study's MLflow run ends FAILED)
     try:
         if queued > 1:
             code = _in_workers(ledger, plan, launcher, writer, min(plan.startup_workers, queued), seed_offset,
@@ -64,17 +72,34 @@ def run_search(plan: SearchPlan, launcher: Any, config: DictConfig, extend_space
             code = _in_workers(ledger, plan, launcher, writer, n_workers, seed_offset, queued_only=False)
         elif code == 0:
             run_trials(ledger, plan, launcher, writer)
+        ran = True
     except SearchStopped:
         code = INTERRUPTED_CODE
     finally:
         trials = write_results(ledger, writer)
         close_connections(study._storage)  # SQLite: the last connection closed folds the WAL into study.db
+        best = best_trial(trials, plan.directions[0]) if len(plan.directions) == 1 else None
+        stopped = code == INTERRUPTED_CODE
+        close_study_run(plan.mlflow, "KILLED" if stopped else "FINISHED" if ran and code == 0 else "FAILED",
+                        None if best is None else {"best_trial": best.number, "best_value": best.value})
     if code == INTERRUPTED_CODE:
         raise SearchInterrupted()
     if code != 0:
         raise SearchAborted("", code)  # the worker printed why
     print_summary(trials, writer, plan)
     return study
+
+
+def _open_study_run(plan: SearchPlan) -> Any:
+    """The study's parent MLflow run, when the runs log to MLflow (before any trial: they nest under it)."""
+    try:
+        return open_study_run(plan.mlflow, plan.study_name, plan.storage_url, str(plan.sweep_dir))
+    except Exception as error:  # noqa: BLE001 - any failure of the store (unreachable, bad URI) is the user's to fix
+        assert plan.mlflow is not None
+        raise ConfigError(
+            f"logger.mlflow.tracking_uri={hide_password(plan.mlflow.tracking_uri)}: cannot open the study's MLflow run "
+            f"({type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}) — start "
+            "the tracking server or fix the URI") from None
 
 
 def open_study(plan: SearchPlan, extend_space: bool = False) -> optuna.Study:

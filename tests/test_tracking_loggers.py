@@ -1,0 +1,107 @@
+"""logger=mlflow and logger=tensorboard, read back with the libraries' own readers (no mocks).
+
+MLflow: a real SQLite tracking store, read with `mlflow.MlflowClient`. TensorBoard: the run's event
+files, read with tensorboard's `EventAccumulator` (the hparams plugin's data and the scalars).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import pytest
+from helpers import run_cr, write_arrays
+
+from crescendo.mlflow_store import run_name_for
+from crescendo.train import train
+
+mlflow = pytest.importorskip("mlflow")
+event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+plugin_data_pb2 = pytest.importorskip("tensorboard.plugins.hparams.plugin_data_pb2")
+
+
+def _runs(store: Path, experiment: str = "train") -> list:
+    client = mlflow.MlflowClient(f"sqlite:///{store}")
+    found = client.get_experiment_by_name(experiment)
+    assert found is not None, f"no experiment {experiment} in {store}"
+    return client.search_runs([found.experiment_id], max_results=100)
+
+
+def _tensorboard(directory: Path) -> tuple[dict, dict]:
+    """(hparams of the run's session, {scalar tag: [(step, value)]}) from the event files in `directory`."""
+    events = event_accumulator.EventAccumulator(str(directory), size_guidance={"scalars": 0, "tensors": 0})
+    events.Reload()
+    content = events.PluginTagToContent("hparams")
+    start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"]).session_start_info
+    hparams = {key: value.number_value if value.HasField("number_value") else value.string_value
+               for key, value in start.hparams.items()}
+    scalars = {tag: [(event.step, event.value) for event in events.Scalars(tag)]
+               for tag in events.Tags()["scalars"]}
+    return hparams, scalars
+
+
+def test_mlflow_run_in_a_local_sqlite_store(compose_cfg, data_dir, tmp_path):
+    root = tmp_path / "results"
+    cfg = compose_cfg(f"data.data_dir={data_dir}", "logger=mlflow", f"paths.root_dir={root}", "trainer.max_epochs=3",
+                      "model.architecture=[7,5]", "model.optimizer.lr=0.004", "data.batch_size=16", "seed=2")
+    result = train(cfg)
+
+    assert (root / "mlflow.db").is_file() and (tmp_path / "run" / "metrics.csv").is_file()  # the CSV log beside it
+    [run] = _runs(root / "mlflow.db")
+    params = run.data.params
+    assert params["model/optimizer/lr"] == "0.004"
+    assert params["model/architecture"] == "[7, 5]"
+    assert params["data/batch_size"] == "16" and params["seed"] == "2" and params["trainer/max_epochs"] == "3"
+    assert run.info.status == "FINISHED"
+    assert run.info.run_name == run_name_for(result.run_dir)  # the run directory, relative to cwd when inside it
+    assert run.data.tags["crescendo.run_dir"] == result.run_dir
+    assert run.info.artifact_uri.startswith((root / "mlartifacts").as_uri()) or \
+        run.info.artifact_uri.startswith(str(root / "mlartifacts"))
+    client = mlflow.MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    history = client.get_metric_history(run.info.run_id, "val/loss")
+    assert sorted(m.step for m in history) == sorted({m.step for m in history}) and len(history) == 3  # per epoch
+    assert min(m.value for m in history) == pytest.approx(result.objective, rel=1e-5)
+
+
+def test_tensorboard_gets_hparams_once_with_the_objective(compose_cfg, data_dir, tmp_path):
+    cfg = compose_cfg(f"data.data_dir={data_dir}", "logger=tensorboard", "trainer.max_epochs=3",
+                      "model.optimizer.lr=0.003", "model.architecture=2", "seed=4")
+    result = train(cfg)
+
+    hparams, scalars = _tensorboard(tmp_path / "run" / "tensorboard")
+    assert hparams["model/optimizer/lr"] == pytest.approx(0.003)
+    assert hparams["model/architecture"] == pytest.approx(2) and hparams["seed"] == pytest.approx(4)
+    assert "data/batch_size" in hparams and "trainer/max_epochs" in hparams
+    assert len(scalars["val/loss"]) == 3 and len(scalars["train/loss"]) == 3  # per epoch
+    [(_, hp_metric)] = scalars["hp_metric"]  # once, and not Lightning's -1 placeholder
+    assert hp_metric == pytest.approx(result.objective, rel=1e-5) and hp_metric != -1
+
+
+def test_a_search_nests_its_trials_under_one_mlflow_run_per_study(tmp_path):
+    data = write_arrays(tmp_path / "data")
+    root = tmp_path / "results"
+    sweep = tmp_path / "sweep"
+    proc = run_cr("hparams_search=optuna", "logger=mlflow", f"+data.data_dir={data}", f"paths.root_dir={root}",
+                  "trainer.max_epochs=2", "model.optimizer.lr=interval(0.001, 0.01)", "hydra.sweeper.n_trials=3",
+                  "hydra.sweeper.study_name=mlflow_study", f"hydra.sweep.dir={sweep}", "seed=0", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with open(sweep / "trials.csv") as f:
+        trials = {int(row["number"]): row for row in csv.DictReader(f)}
+
+    runs = _runs(root / "mlflow.db")
+    [parent] = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
+    assert parent.data.tags["optuna.study_name"] == "mlflow_study" and parent.info.status == "FINISHED"
+    children = [run for run in runs if run.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(children) == len(runs) - 1 == 3
+    by_trial = {int(run.data.tags["optuna.trial_number"]): run for run in children}
+    assert set(by_trial) == set(trials)
+    for number, run in by_trial.items():
+        assert run.data.tags["optuna.study_name"] == "mlflow_study"
+        assert run.data.tags["optuna.trial_state"] == trials[number]["state"] == "COMPLETE"
+        assert float(run.data.params["model/optimizer/lr"]) == pytest.approx(float(trials[number]["model.optimizer.lr"]))
+        assert run.info.run_name.endswith(f"sweep/{number}")  # named after its run directory
+        assert Path(run.data.tags["crescendo.run_dir"]) == Path(trials[number]["run_dir"])
+        assert run.data.metrics["val/loss"] > 0 and not math.isnan(run.data.metrics["val/loss"])
+    best = min(trials.values(), key=lambda row: float(row["value"]))
+    assert parent.data.tags["optuna.best_trial"] == best["number"]
