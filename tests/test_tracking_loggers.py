@@ -83,8 +83,9 @@ def test_a_search_nests_its_trials_under_one_mlflow_run_per_study(tmp_path):
     root = tmp_path / "results"
     sweep = tmp_path / "sweep"
     proc = run_cr("hparams_search=optuna", "logger=mlflow", f"+data.data_dir={data}", f"paths.root_dir={root}",
-                  "trainer.max_epochs=2", "model.optimizer.lr=interval(0.001, 0.01)", "hydra.sweeper.n_trials=3",
-                  "hydra.sweeper.study_name=mlflow_study", f"hydra.sweep.dir={sweep}", "seed=0", cwd=tmp_path)
+                  "trainer.max_epochs=2", "model.optimizer.lr=choice(0.001, 0.004, 1e30)", "hydra.sweeper.sampler=grid",
+                  "hydra.sweeper.n_trials=3", "hydra.sweeper.study_name=mlflow_study", f"hydra.sweep.dir={sweep}",
+                  "seed=0", cwd=tmp_path)  # lr=1e30 diverges: that trial FAILs
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with open(sweep / "trials.csv") as f:
         trials = {int(row["number"]): row for row in csv.DictReader(f)}
@@ -98,10 +99,44 @@ def test_a_search_nests_its_trials_under_one_mlflow_run_per_study(tmp_path):
     assert set(by_trial) == set(trials)
     for number, run in by_trial.items():
         assert run.data.tags["optuna.study_name"] == "mlflow_study"
-        assert run.data.tags["optuna.trial_state"] == trials[number]["state"] == "COMPLETE"
-        assert float(run.data.params["model/optimizer/lr"]) == pytest.approx(float(trials[number]["model.optimizer.lr"]))
+        assert run.data.tags["optuna.trial_state"] == trials[number]["state"]
+        lr = float(run.data.params["model/optimizer/lr"])
+        assert lr == pytest.approx(float(trials[number]["model.optimizer.lr"]))
+        assert trials[number]["state"] == ("FAIL" if lr > 1 else "COMPLETE")
+        assert run.info.status == ("FAILED" if lr > 1 else "FINISHED")
         assert run.info.run_name.endswith(f"sweep/{number}")  # named after its run directory
         assert Path(run.data.tags["crescendo.run_dir"]) == Path(trials[number]["run_dir"])
-        assert run.data.metrics["val/loss"] > 0 and not math.isnan(run.data.metrics["val/loss"])
-    best = min(trials.values(), key=lambda row: float(row["value"]))
+        if lr < 1:
+            assert run.data.metrics["val/loss"] > 0 and not math.isnan(run.data.metrics["val/loss"])
+    assert sorted(row["state"] for row in trials.values()) == ["COMPLETE", "COMPLETE", "FAIL"]
+    best = min((row for row in trials.values() if row["state"] == "COMPLETE"), key=lambda row: float(row["value"]))
     assert parent.data.tags["optuna.best_trial"] == best["number"]
+
+
+def test_a_resumed_study_reuses_its_parent_run(tmp_path):
+    from hydra_plugins.crescendo_sweeper._mlflow import (
+        MlflowStudy,
+        close_study_run,
+        open_study_run,
+        record_trial_state,
+        trial_overrides,
+    )
+
+    store = tmp_path / "mlflow.db"
+    study = MlflowStudy(f"sqlite:///{store}", "train", str(tmp_path / "mlartifacts"))
+    first = open_study_run(study, "s", "sqlite:///study.db", str(tmp_path / "sweep1"))
+    client = mlflow.MlflowClient(study.tracking_uri)
+    experiment_id = client.get_run(first.parent_run_id).info.experiment_id
+    trial = client.create_run(experiment_id, tags={"mlflow.parentRunId": first.parent_run_id,
+                                                   "optuna.study_name": "s", "optuna.trial_number": "0"})
+    record_trial_state(first, 0, "PRUNED")
+    close_study_run(first, "KILLED")
+    assert client.get_run(trial.info.run_id).data.tags["optuna.trial_state"] == "PRUNED"
+    assert client.get_run(first.parent_run_id).info.status == "KILLED"
+
+    again = open_study_run(study, "s", "sqlite:///study.db", str(tmp_path / "sweep2"))
+    other = open_study_run(study, "another", "sqlite:///study.db", str(tmp_path / "sweep3"))
+    assert again.parent_run_id == first.parent_run_id != other.parent_run_id
+    assert client.get_run(again.parent_run_id).info.status == "RUNNING"
+    assert trial_overrides(again, "s", 4) == [
+        f"++logger.mlflow.tags={{mlflow.parentRunId:'{first.parent_run_id}',optuna.study_name:'s',optuna.trial_number:'4'}}"]

@@ -14,6 +14,7 @@ mlflow is imported only when a search uses it.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from dataclasses import dataclass
@@ -74,6 +75,9 @@ def _client(study: MlflowStudy) -> Any:
         # forked workers must not share the parent's pooled SQLite connections: one connection per use
         os.environ.setdefault("MLFLOW_SQLALCHEMYSTORE_POOLCLASS", "NullPool")
     from mlflow import MlflowClient
+
+    # a search prints one line per trial; MLflow's INFO lines (engine, table set-up) are noise there
+    logging.getLogger("mlflow").setLevel(max(logging.WARNING, logging.getLogger("mlflow").level))
 
     return MlflowClient(study.tracking_uri)
 
