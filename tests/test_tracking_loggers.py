@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from helpers import run_cr, write_arrays
+from lightning.pytorch.callbacks import Callback
 
 from crescendo.mlflow_store import run_name_for
 from crescendo.train import train
@@ -53,6 +54,7 @@ def test_mlflow_run_in_a_local_sqlite_store(compose_cfg, data_dir, tmp_path):
     assert params["model/optimizer/lr"] == "0.004"
     assert params["model/architecture"] == "[7, 5]"
     assert params["data/batch_size"] == "16" and params["seed"] == "2" and params["trainer/max_epochs"] == "3"
+    assert "batch_size" not in params  # once: not the data module's own hparams a second time
     assert run.info.status == "FINISHED"
     assert run.info.run_name == run_name_for(result.run_dir)  # the run directory, relative to cwd when inside it
     assert run.data.tags["crescendo.run_dir"] == result.run_dir
@@ -72,12 +74,41 @@ def test_tensorboard_gets_hparams_once_with_the_objective(compose_cfg, data_dir,
     hparams, scalars = _tensorboard(tmp_path / "run" / "tensorboard")
     assert hparams["model/optimizer/lr"] == pytest.approx(0.003)
     assert hparams["model/architecture"] == pytest.approx(2) and hparams["seed"] == pytest.approx(4)
-    assert "data/batch_size" in hparams and "trainer/max_epochs" in hparams
+    assert "data/batch_size" in hparams and "trainer/max_epochs" in hparams and "batch_size" not in hparams
     assert len(scalars["val/loss"]) == 3 and len(scalars["train/loss"]) == 3  # per epoch
     [(_, hp_metric)] = scalars["hp_metric"]  # once, and not Lightning's -1 placeholder
     assert hp_metric == pytest.approx(result.objective, rel=1e-5) and hp_metric != -1
 
 
+class PruneAtEpoch(Callback):
+    """Stop the run as Optuna's pruning callback does: `optuna.TrialPruned` at validation end of `epoch`."""
+
+    def __init__(self, epoch: int = 1) -> None:
+        self.epoch = epoch
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.current_epoch == self.epoch and not trainer.sanity_checking:
+            import optuna
+
+            raise optuna.TrialPruned(f"pruned at epoch {self.epoch}")
+
+
+def test_a_pruned_run_ends_killed_in_mlflow_and_reports_what_it_reached(compose_cfg, data_dir, tmp_path):
+    root = tmp_path / "results"
+    cfg = compose_cfg(f"data.data_dir={data_dir}", "logger=[mlflow,tensorboard]", f"paths.root_dir={root}",
+                      "trainer.max_epochs=4", "seed=5", "+callbacks.prune._target_=test_tracking_loggers.PruneAtEpoch")
+    result = train(cfg)
+
+    assert result.status == "pruned" and result.best_epoch == 0
+    [run] = _runs(root / "mlflow.db")
+    assert run.info.status == "KILLED"  # stopped on purpose, not FAILED
+    assert run.data.params["model/optimizer/lr"] == "0.001"
+    _, scalars = _tensorboard(tmp_path / "run" / "tensorboard")
+    [(_, hp_metric)] = scalars["hp_metric"]
+    assert hp_metric == pytest.approx(result.objective, rel=1e-5)
+
+
+@pytest.mark.slow
 def test_a_search_nests_its_trials_under_one_mlflow_run_per_study(tmp_path):
     data = write_arrays(tmp_path / "data")
     root = tmp_path / "results"

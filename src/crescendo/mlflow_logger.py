@@ -12,10 +12,12 @@ path (``crescendo.run_dir``). Nothing here imports mlflow: Lightning does, when 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 from lightning.pytorch.loggers import MLFlowLogger
+from lightning.pytorch.utilities import rank_zero_only
 
 from crescendo.mlflow_store import (
     RUN_DIR_TAG,
@@ -45,3 +47,17 @@ class MLflowLogger(MLFlowLogger):
             tags.setdefault(RUN_DIR_TAG, str(Path(run_dir).absolute()))
         super().__init__(tracking_uri=uri or None, artifact_location=artifact_location, run_name=run_name,
                          tags=tags or None, **kwargs)
+
+    @rank_zero_only
+    def finalize(self, status: str = "success") -> None:
+        """Lightning ends the run FAILED on any exception; one raised by Optuna's pruner stopped the run on
+        purpose (a pruned trial is a result), so that run ends KILLED. Lightning calls this while handling
+        the exception, which is how it is seen here."""
+        if status == "failed" and _is_pruned(sys.exc_info()[1]):
+            status = "KILLED"
+        super().finalize(status)
+
+
+def _is_pruned(error: BaseException | None) -> bool:
+    optuna = sys.modules.get("optuna")  # a run that never imported Optuna was not pruned
+    return error is not None and optuna is not None and isinstance(error, optuna.TrialPruned)
