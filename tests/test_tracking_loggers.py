@@ -171,3 +171,60 @@ def test_a_resumed_study_reuses_its_parent_run(tmp_path):
     assert client.get_run(again.parent_run_id).info.status == "RUNNING"
     assert trial_overrides(again, "s", 4) == [
         f"++logger.mlflow.tags={{mlflow.parentRunId:'{first.parent_run_id}',optuna.study_name:'s',optuna.trial_number:'4'}}"]
+
+
+@pytest.mark.slow
+def test_a_remote_tracking_server_by_uri(tmp_path, data_dir):
+    """`logger.mlflow.tracking_uri=http://…`: a real `mlflow server`; nothing is written to a local store."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    uri = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("mlflow")), "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}"],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(180):
+            try:
+                urllib.request.urlopen(f"{uri}/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        work = tmp_path / "work"
+        work.mkdir()
+        proc = run_cr("logger=mlflow", f"logger.mlflow.tracking_uri={uri}", f"+data.data_dir={data_dir}",
+                      "trainer.max_epochs=2", "model.optimizer.lr=0.002", "quiet=true", cwd=work)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        client = mlflow.MlflowClient(uri)
+        [run] = client.search_runs([client.get_experiment_by_name("train").experiment_id])
+        assert run.info.status == "FINISHED" and run.data.params["model/optimizer/lr"] == "0.002"
+        assert run.info.artifact_uri.startswith("mlflow-artifacts:")  # the server's choice
+        assert len(client.get_metric_history(run.info.run_id, "val/loss")) == 2
+        assert not (work / "results" / "mlflow.db").exists() and not (work / "results" / "mlartifacts").exists()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_an_unreachable_tracking_server_is_one_line_and_no_run_dir(tmp_path, data_dir):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = run_cr("logger=mlflow", f"logger.mlflow.tracking_uri=http://127.0.0.1:{port}", f"+data.data_dir={data_dir}",
+                  "trainer.max_epochs=1", "quiet=true", cwd=tmp_path,
+                  env={"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "2"})
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("cr: error:")]
+    assert len(errors) == 1 and errors[0].startswith(
+        f"cr: error: logger.mlflow.tracking_uri=http://127.0.0.1:{port}: cannot open the MLflow tracking store")
+    assert "Traceback" not in proc.stderr
+    assert not any((tmp_path / "results" / "train" / "runs").glob("*"))  # no half-made run dir

@@ -19,12 +19,14 @@ from typing import Any
 from lightning.pytorch.loggers import MLFlowLogger
 from lightning.pytorch.utilities import rank_zero_only
 
+from crescendo.errors import ConfigError
 from crescendo.mlflow_store import (
     RUN_DIR_TAG,
     SQLITE,
     artifact_location_for,
     local_tracking_uri,
     run_name_for,
+    shown,
 )
 
 __all__ = ["MLflowLogger"]
@@ -47,6 +49,23 @@ class MLflowLogger(MLFlowLogger):
             tags.setdefault(RUN_DIR_TAG, str(Path(run_dir).absolute()))
         super().__init__(tracking_uri=uri or None, artifact_location=artifact_location, run_name=run_name,
                          tags=tags or None, **kwargs)
+
+    @property
+    def experiment(self) -> Any:
+        """Lightning's MLflow client, the run created on first use; a store that cannot be opened then
+        (a server that does not answer, a database that cannot be written) is a config error naming the URI."""
+        if self._initialized:
+            return super().experiment
+        try:
+            return super().experiment
+        except Exception as error:
+            if not type(error).__module__.startswith("mlflow"):
+                raise
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ConfigError(
+                f"logger.mlflow.tracking_uri={shown(str(self._tracking_uri))}: cannot open the MLflow tracking store "
+                f"({first}) — start the tracking server, or fix the URI (a local store: sqlite:///path/mlflow.db)"
+            ) from None
 
     @rank_zero_only
     def finalize(self, status: str = "success") -> None:

@@ -5,9 +5,10 @@ Torch- and mlflow-free, so a search can work out its MLflow store without import
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-__all__ = ["RUN_DIR_TAG", "SQLITE", "artifact_location_for", "local_tracking_uri", "run_name_for"]
+__all__ = ["RUN_DIR_TAG", "SQLITE", "artifact_location_for", "local_tracking_uri", "run_name_for", "shown"]
 
 #: the tag naming a run's directory (absolute)
 RUN_DIR_TAG = "crescendo.run_dir"
@@ -37,3 +38,8 @@ def run_name_for(run_dir: str) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def shown(uri: str) -> str:
+    """The URI as messages show it: a password replaced by *** (as `crescendo.search.storage.hide_password`)."""
+    return re.sub(r"(://[^:/@]+:)[^@/]*@", r"\1***@", uri)

@@ -114,6 +114,9 @@ def train(cfg: DictConfig) -> TrainResult:
             # that rounds to no batch): a config error like ours — one message, no half-made run
             _discard_unstarted_run(run_dir)
             raise ConfigError(f"trainer: {error} — fix that trainer.* key (cr --cfg job shows them)") from None
+        if isinstance(error, ConfigError) and trainer.global_step == 0:
+            _discard_unstarted_run(run_dir)  # e.g. a logger whose store cannot be opened: nothing was trained
+            raise
         result.error = f"{type(error).__name__}: {error}"
         _finish(result, trainer, best_epoch, fit_started, setup_seconds, started)
         raise
