@@ -51,11 +51,16 @@ def mlflow_study(cfg: DictConfig) -> MlflowStudy | None:
     node = OmegaConf.select(cfg, LOGGER_KEY, default=None)
     if not node:
         return None
-    uri = local_tracking_uri(str(node.get("tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI", "")))
+    try:  # what the runs will resolve the same way; a value only a run can resolve (${hydra:runtime...}) cannot nest
+        uri = local_tracking_uri(str(node.get("tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI", "")))
+        experiment, location = str(node.get("experiment_name") or "lightning_logs"), node.get("artifact_location")
+    except Exception:  # noqa: BLE001
+        print("cr: note: logger.mlflow's store depends on the run; the trials' MLflow runs are not nested under a "
+              "study run")
+        return None
     if not uri:
         return None  # Lightning's own default (a file store beside the process): nothing to nest under
-    location = node.get("artifact_location")
-    return MlflowStudy(tracking_uri=uri, experiment_name=str(node.get("experiment_name") or "lightning_logs"),
+    return MlflowStudy(tracking_uri=uri, experiment_name=experiment,
                        artifact_location=str(location) if location else artifact_location_for(uri))
 
 
