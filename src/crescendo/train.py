@@ -31,6 +31,7 @@ from crescendo.checks import check
 from crescendo.errors import ConfigError, NonFiniteLossError
 from crescendo.lightning_console import quiet_lightning
 from crescendo.loggers import finish_wandb_runs
+from crescendo.hparams import LogHyperparams, run_hyperparams
 from crescendo.models.legacy_keys import model_node, scheduler_monitor
 from crescendo.result import LOSS_UNITS, TrainResult, effective_monitor
 from crescendo.run_dir import save_resolved_config, save_result
@@ -83,6 +84,8 @@ def _train(cfg: DictConfig, loggers: list[Any]) -> TrainResult:
     _set_cpu_threads(cfg.get("cpu_threads", "auto"), model, datamodule)
     callbacks = _build_callbacks(cfg, monitor, mode, quiet) + [best_epoch]
     loggers.extend(build_loggers(cfg))
+    if loggers:  # each logger gets the resolved config once (after best_epoch: it reads the best value)
+        callbacks.append(LogHyperparams(run_hyperparams(cfg), monitor, best_epoch))
     trainer_kwargs: dict[str, Any] = {"callbacks": callbacks, "logger": list(loggers) or False}
     if quiet:
         trainer_kwargs.update(enable_progress_bar=False, enable_model_summary=False)
@@ -125,6 +128,9 @@ def _train(cfg: DictConfig, loggers: list[Any]) -> TrainResult:
             finish_wandb_runs(loggers, failed=True)  # before its files are removed
             _discard_unstarted_run(run_dir, existed)
             raise ConfigError(f"trainer: {error} — fix that trainer.* key (cr --cfg job shows them)") from None
+        if isinstance(error, ConfigError) and trainer.global_step == 0:
+            _discard_unstarted_run(run_dir)  # e.g. a logger whose store cannot be opened: nothing was trained
+            raise
         result.error = f"{type(error).__name__}: {error}"
         _finish(result, trainer, best_epoch, fit_started, setup_seconds, started)
         raise

@@ -132,7 +132,7 @@ class ArrayRegressionDataModule(OriginalArrays, L.LightningDataModule):
             "num_workers": num_workers, "n_members": n_members,
             "pin_memory": self.pin_memory, "drop_last": self.drop_last,
             "normalize_targets": self.normalize_targets,
-        })
+        }, logger=False)  # for checkpoints; loggers get the whole run's config (crescendo.hparams)
         self.input_dims: int | None = None
         self.output_dims: int | None = None
         self.n_train = self.n_val = self.n_test = 0

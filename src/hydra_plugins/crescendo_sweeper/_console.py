@@ -57,6 +57,10 @@ def print_summary(trials: Sequence["FrozenTrial"], writer: ResultsWriter, plan: 
     url = plan.storage_url
     url = url[len(JOURNAL_SCHEME):] if url.startswith(JOURNAL_SCHEME) else url  # the dashboard opens a journal file by path
     console.print(f"dashboard: optuna-dashboard {hide_password(url)}")
+    if plan.mlflow is not None:  # the study's parent run, its trials nested under it
+        uri = hide_password(plan.mlflow.tracking_uri)
+        where = f"mlflow ui --backend-store-uri {uri}" if uri.startswith("sqlite:") else uri
+        console.print(f"mlflow: {where} (experiment '{plan.mlflow.experiment_name}', run 'study {plan.study_name}')")
 
 
 def _value_text(value: float | None) -> str:

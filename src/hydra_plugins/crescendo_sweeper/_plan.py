@@ -32,6 +32,7 @@ from hydra_plugins.crescendo_sweeper._factories import (
     startup_trials,
     unprunable_trials,
 )
+from hydra_plugins.crescendo_sweeper._mlflow import MlflowStudy, mlflow_study, trial_overrides
 from hydra_plugins.crescendo_sweeper._processes import (
     can_fork,
     check_trainer_for_search,
@@ -75,6 +76,7 @@ class SearchPlan:
     grace_period: int | None
     max_retry: int | None
     preload: tuple[str, ...]
+    mlflow: MlflowStudy | None = None  # the runs' MLflow store (`logger.mlflow`); its parent run once opened
 
     # ------------------------------------------------------------------ what the plan makes
     @property
@@ -98,8 +100,8 @@ class SearchPlan:
 
     def overrides_for(self, number: int, params: Mapping[str, Any]) -> list[str]:
         """The job's overrides: the fixed ones, one per searched key, and (with a single objective)
-        the pruning callback naming trial `number`."""
-        overrides = self.space.overrides(params)
+        the pruning callback naming trial `number`, and with `logger.mlflow` the trial's MLflow tags."""
+        overrides = self.space.overrides(params) + trial_overrides(self.mlflow, self.study_name, number)
         if len(self.directions) == 1:
             overrides += pruning_override(self.storage_url, self.study_name, number, self.pruner_node, self.monitor)
         return overrides
@@ -173,6 +175,7 @@ class SearchPlan:
             max_failure_rate=float(conf.max_failure_rate), n_jobs=n_jobs, in_process=in_process,
             startup_trials=k if workers > 1 else 0, startup_workers=workers, heartbeat_interval=heartbeat,
             grace_period=grace, max_retry=max_retry, preload=tuple(str(m) for m in _plain(conf.preload) or ()),
+            mlflow=mlflow_study(cfg),
         )
 
 

@@ -13,6 +13,7 @@ and values are those of a serial search, so the whole search is the serial one, 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from crescendo.result import LOSS_UNITS
 from crescendo.search.storage import close_connections, hide_password, share_storage
 from hydra_plugins.crescendo_sweeper._console import print_header, print_startup, print_summary
 from hydra_plugins.crescendo_sweeper._ledger import Counts, Ledger
+from hydra_plugins.crescendo_sweeper._mlflow import close_study_run, open_study_run
 from hydra_plugins.crescendo_sweeper._plan import SearchPlan
 from hydra_plugins.crescendo_sweeper._processes import (
     INTERRUPTED_CODE,
@@ -34,7 +36,7 @@ from hydra_plugins.crescendo_sweeper._processes import (
     preload_modules,
     run_workers,
 )
-from hydra_plugins.crescendo_sweeper._results import ResultsWriter
+from hydra_plugins.crescendo_sweeper._results import ResultsWriter, best_trial
 from hydra_plugins.crescendo_sweeper._resume import check_resume, record_space
 from hydra_plugins.crescendo_sweeper._signals import SearchStopped
 from hydra_plugins.crescendo_sweeper._study_record import check_metric_names, metric_names, record_study
@@ -67,6 +69,11 @@ def run_search(plan: SearchPlan, launcher: Any, config: DictConfig, extend_space
     names = metric_names(plan, config)
     study = open_study(plan, extend_space, names)
     record_study(study, names, config)
+    try:
+        plan = dataclasses.replace(plan, mlflow=_open_study_run(plan))
+    except BaseException:
+        close_connections(study._storage)
+        raise
     ledger = Ledger(study, plan.n_trials, plan.dead_after)
     loss_units = LOSS_UNITS[OmegaConf.select(config, "data.normalize_targets", default=False) is True]
     writer = results_writer(plan, loss_units)
@@ -83,6 +90,7 @@ def run_search(plan: SearchPlan, launcher: Any, config: DictConfig, extend_space
     queued = _queue_startup_trials(ledger, plan, counts)
     phase = TrialPhase(plan, study.sampler, queued, n_workers, seed_offset, loss_units)
     code = 0
+    ran = False  # whether the trial loop ended normally (else the study's MLflow run ends FAILED)
     try:
         if worker is not None and _picklable(phase):
             close_connections(study._storage)  # the worker opens its own
@@ -93,11 +101,16 @@ def run_search(plan: SearchPlan, launcher: Any, config: DictConfig, extend_space
                 startup_seconds = preload_modules(plan.preload)
             print_startup(startup_seconds, queued, min(plan.startup_workers, queued))
             code = run_phase(phase, ledger, launcher, writer)
+        ran = True
     except SearchStopped:
         code = INTERRUPTED_CODE
     finally:
         trials = write_results(ledger, writer)
         close_connections(study._storage)  # SQLite: the last connection closed folds the WAL into study.db
+        best = best_trial(trials, plan.directions[0]) if len(plan.directions) == 1 else None
+        stopped = code == INTERRUPTED_CODE
+        close_study_run(plan.mlflow, "KILLED" if stopped else "FINISHED" if ran and code == 0 else "FAILED",
+                        None if best is None else {"best_trial": best.number, "best_value": best.value})
     if code == INTERRUPTED_CODE:
         raise SearchInterrupted()
     if code != 0:
@@ -141,6 +154,18 @@ def run_preforked(phase: TrialPhase, launcher: Any, import_seconds: float) -> in
         return run_phase(phase, ledger, launcher, results_writer(plan, phase.loss_units))
 
     return _worker_code(trials)
+
+
+def _open_study_run(plan: SearchPlan) -> Any:
+    """The study's parent MLflow run, when the runs log to MLflow (before any trial: they nest under it)."""
+    try:
+        return open_study_run(plan.mlflow, plan.study_name, plan.storage_url, str(plan.sweep_dir))
+    except Exception as error:  # noqa: BLE001 - any failure of the store (unreachable, bad URI) is the user's to fix
+        assert plan.mlflow is not None
+        raise ConfigError(
+            f"logger.mlflow.tracking_uri={hide_password(plan.mlflow.tracking_uri)}: cannot open the study's MLflow run "
+            f"({type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}) — start "
+            "the tracking server or fix the URI") from None
 
 
 def open_study(plan: SearchPlan, extend_space: bool = False, names: list[str] | None = None) -> optuna.Study:

@@ -30,6 +30,7 @@ from crescendo.errors import DataError
 from crescendo.result import TrainResult
 from hydra_plugins.crescendo_sweeper._console import trial_line
 from hydra_plugins.crescendo_sweeper._ledger import ERROR, Counts, Ledger, Outcome
+from hydra_plugins.crescendo_sweeper._mlflow import record_trial_state
 from hydra_plugins.crescendo_sweeper._plan import SearchPlan
 from hydra_plugins.crescendo_sweeper._processes import file_lock
 from hydra_plugins.crescendo_sweeper._results import ResultsWriter, best_trial
@@ -87,6 +88,7 @@ def run_trials(ledger: Ledger, plan: SearchPlan, launcher: Any, writer: ResultsW
                 trials = write_results(ledger, writer)
                 counts = Counts.of(trials)
                 frozen = ledger.trial(trial.number, trials)
+                record_trial_state(plan.mlflow, frozen.number, frozen.state.name)
                 best = best_trial(trials, plan.directions[0]) if len(plan.directions) == 1 else None
                 print(trial_line(frozen, counts.finished, plan.n_trials, best, seconds), flush=True)
                 if frozen.state == TrialState.FAIL:

@@ -1,0 +1,45 @@
+"""Where `logger=mlflow` keeps its runs: pure helpers on tracking URIs, shared by the logger and the sweeper.
+
+Torch- and mlflow-free, so a search can work out its MLflow store without importing either.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+__all__ = ["RUN_DIR_TAG", "SQLITE", "artifact_location_for", "local_tracking_uri", "run_name_for", "shown"]
+
+#: the tag naming a run's directory (absolute)
+RUN_DIR_TAG = "crescendo.run_dir"
+SQLITE = "sqlite:///"
+
+
+def local_tracking_uri(uri: str) -> str:
+    """A SQLite URI with an absolute path (a relative one would follow the process's working directory);
+    any other URI unchanged."""
+    if not uri.startswith(SQLITE) or uri.startswith(SQLITE + "/") or uri == SQLITE + ":memory:":
+        return uri
+    return SQLITE + str(Path(uri[len(SQLITE):]).absolute())
+
+
+def artifact_location_for(uri: str) -> str | None:
+    """Where a new experiment's artifacts go: beside a local SQLite store; None (the server's default) otherwise."""
+    uri = local_tracking_uri(uri)
+    if not uri.startswith(SQLITE + "/"):
+        return None
+    return str(Path(uri[len(SQLITE):]).parent / "mlartifacts")
+
+
+def run_name_for(run_dir: str) -> str:
+    """The run directory as the user would type it: relative to the working directory when inside it."""
+    path = Path(run_dir).absolute()
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def shown(uri: str) -> str:
+    """The URI as messages show it: a password replaced by *** (as `crescendo.search.storage.hide_password`)."""
+    return re.sub(r"(://[^:/@]+:)[^@/]*@", r"\1***@", uri)
