@@ -129,7 +129,9 @@ def _train(cfg: DictConfig, loggers: list[Any]) -> TrainResult:
             _discard_unstarted_run(run_dir, existed)
             raise ConfigError(f"trainer: {error} — fix that trainer.* key (cr --cfg job shows them)") from None
         if isinstance(error, ConfigError) and trainer.global_step == 0:
-            _discard_unstarted_run(run_dir)  # e.g. a logger whose store cannot be opened: nothing was trained
+            # e.g. a logger whose store cannot be opened: nothing was trained
+            finish_wandb_runs(loggers, failed=True)
+            _discard_unstarted_run(run_dir, existed)
             raise
         result.error = f"{type(error).__name__}: {error}"
         _finish(result, trainer, best_epoch, fit_started, setup_seconds, started)
