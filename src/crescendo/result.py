@@ -41,6 +41,7 @@ class TrainResult:
     error: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)  # the run's `tags`
 
     def to_json(self) -> dict[str, Any]:
         """result.json's content: checkpoint paths relative to the run dir, so a run can be moved."""

@@ -26,11 +26,14 @@ from omegaconf import DictConfig
 from crescendo._lightning_private import entry_points_read_once
 from crescendo.batch_blocks import decide_batches_per_call
 from crescendo.build import build, build_callbacks, build_loggers, resolve_once
-from crescendo.callbacks import BestEpochMetrics
+from crescendo.callbacks import BestEpochMetrics, RandomState
 from crescendo.checks import check
+from crescendo.devices import check_accelerator, compile_model
 from crescendo.errors import ConfigError, NonFiniteLossError
+from crescendo.extras import apply_extras, run_tags
 from crescendo.models.legacy_keys import model_node, scheduler_monitor
 from crescendo.result import TrainResult
+from crescendo.resume import checkpoint_path
 from crescendo.run_dir import save_resolved_config, save_result
 
 log = logging.getLogger(__name__)
@@ -46,8 +49,11 @@ def train(cfg: DictConfig) -> TrainResult:
     """
     started = time.perf_counter()
     check(cfg)  # every key against what its object accepts, before the run dir, data or any object exists
+    check_accelerator(cfg)
     _freeze_long_lived_objects()
     run_dir = Path(cfg.paths.output_dir)
+    apply_extras(cfg, run_dir)
+    resume_from = checkpoint_path(cfg.get("ckpt_path"), run_dir)
     quiet = bool(cfg.get("quiet", False))
     _quiet_lightning(quiet)
     cfg = resolve_once(cfg)  # every interpolation once, not at every read (see crescendo.build)
@@ -67,10 +73,13 @@ def train(cfg: DictConfig) -> TrainResult:
                                           bool(getattr(datamodule, "production_mode", False)))
     model = build(model_node(cfg.model), input_dims=datamodule.input_dims, output_dims=datamodule.output_dims,
                   monitor=scheduler_watches, **blocks)
-    best_epoch = BestEpochMetrics(monitor, mode)
+    if cfg.get("compile", False):
+        compile_model(model)
+    best_epoch = BestEpochMetrics(monitor, mode, run_dir=str(run_dir.resolve()))
     _set_cpu_threads(cfg.get("cpu_threads", "auto"), model, datamodule)
-    callbacks = _build_callbacks(cfg, monitor, mode, quiet) + [best_epoch]
-    loggers = build_loggers(cfg)
+    # the random generators travel with each checkpoint, so a resumed run draws what this one would have
+    callbacks = _build_callbacks(cfg, monitor, mode, quiet) + [best_epoch, RandomState()]
+    loggers = build_loggers(cfg, run_tags(cfg))
     trainer_kwargs: dict[str, Any] = {"callbacks": callbacks, "logger": loggers or False}
     if quiet:
         trainer_kwargs.update(enable_progress_bar=False, enable_model_summary=False)
@@ -96,17 +105,21 @@ def train(cfg: DictConfig) -> TrainResult:
         n_train=datamodule.n_train,
         n_val=datamodule.n_val,
         n_test=datamodule.n_test,
+        tags=run_tags(cfg),
     )
     fit_started = time.perf_counter()
     try:
-        trainer.fit(model, datamodule=datamodule)
+        # ckpt_path: Lightning restores weights, optimizer, schedulers, loops and callbacks' states (our
+        # own checkpoint: its hyperparameters hold modules and partials, hence weights_only=False)
+        trainer.fit(model, datamodule=datamodule, ckpt_path=None if resume_from is None else str(resume_from),
+                    weights_only=False)
     except Exception as error:  # recorded in result.json, then re-raised for the caller (the sweeper: FAIL)
         if _is_pruned(error):  # a result, not a failure: what it had reached, and its checkpoint
             result.status = "pruned"
             _read_best(result, trainer, best_epoch)
             _finish(result, trainer, best_epoch, fit_started, setup_seconds, started)
             return result
-        if isinstance(error, MisconfigurationException) and trainer.global_step == 0:
+        if isinstance(error, MisconfigurationException) and trainer.global_step == 0 and resume_from is None:
             # Lightning checks some trainer settings against the data only when fit starts (a limit
             # that rounds to no batch): a config error like ours — one message, no half-made run
             _discard_unstarted_run(run_dir)

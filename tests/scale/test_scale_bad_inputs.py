@@ -474,7 +474,36 @@ COMPAT_CASES = [  # the original Crescendo 0.0.4's data.dataloader_kwargs.* next
 LOGGER_CASES: list[Case] = []  # logger groups and their optional extras
 
 # (separator: keeps the lists' edits in separate hunks)
-RUN_KEY_CASES: list[Case] = []  # top-level keys: ckpt_path, compile, tags, extras, debug, trainer presets
+RUN_KEY_CASES: list[Case] = [  # top-level keys: ckpt_path, compile, tags, extras, debug, trainer presets
+    Case("ckpt-path-missing", ["data=diabetes", "ckpt_path={tmp}/nowhere/last.ckpt"],
+         ["cr: error: ckpt_path={tmp}/nowhere/last.ckpt: {tmp}/nowhere/last.ckpt does not exist — give an existing "
+          ".ckpt file"]),
+    Case("ckpt-path-plus-missing", ["data=diabetes", "+ckpt_path={tmp}/gone.ckpt"],
+         ["cr: error: ckpt_path={tmp}/gone.ckpt: {tmp}/gone.ckpt does not exist"]),
+    Case("ckpt-path-directory", ["data=diabetes", "ckpt_path={tmp}"],
+         ["cr: error: ckpt_path={tmp}: is a directory, not a checkpoint file — name the file, e.g. "
+          "ckpt_path={tmp}/checkpoints/last.ckpt"]),
+    Case("ckpt-path-last-without-last-ckpt", ["data=diabetes", "ckpt_path=last"],
+         ["cr: error: ckpt_path=last: ", "/checkpoints/last.ckpt does not exist — point hydra.run.dir at the run "
+          "to continue"]),
+    Case("ckpt-path-last-in-empty-run-dir", ["data=diabetes", "ckpt_path=last", "hydra.run.dir={tmp}/old_run"],
+         ["cr: error: ckpt_path=last: {tmp}/old_run/checkpoints/last.ckpt does not exist — point hydra.run.dir"]),
+    Case("ckpt-path-missing-in-search", [*SEARCH, "ckpt_path={tmp}/none.ckpt"],
+         ["cr: error: ckpt_path={tmp}/none.ckpt: {tmp}/none.ckpt does not exist"], search=True),
+    Case("compile-not-a-bool", ["data=diabetes", "compile=maybe"],
+         ["cr: error: compile=maybe: must be true or false, not a string — use compile=true or compile=false"]),
+    Case("tags-not-a-list", ["data=diabetes", "tags=5"],
+         ["cr: error: tags=5: must be a list of names — use e.g. 'tags=[dev, baseline]' or tags=[]"]),
+    Case("extras-unknown-key", ["data=diabetes", "extras.print_cfg=true"],
+         ["cr: error: extras.print_cfg: not a key of the config — did you mean extras.print_config?"]),
+    Case("extras-not-a-bool", ["data=diabetes", "extras.print_config=loud"],
+         ["cr: error: extras.print_config=loud: must be true or false or null, not a string"]),
+    Case("debug-unknown-preset", ["data=diabetes", "debug=profile"],
+         ["cr: error: debug=profile: no such option — choose one of default, fast_dev_run, fdr, limit, overfit, "
+          "profiler"]),
+    Case("trainer-mps-without-mps", ["data=diabetes", "trainer=mps"],
+         ["cr: error: trainer.accelerator=mps: this machine has no Apple silicon GPU (MPS) — use trainer=cpu"]),
+]
 
 # (separator)
 ANALYSIS_CASES: list[Case] = []  # the original's analysis faces and result dirs
