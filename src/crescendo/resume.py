@@ -42,3 +42,41 @@ def missing_checkpoint(value: Any, run_dir: str | Path | None) -> tuple[str, str
         return ("is a directory, not a checkpoint file", f"name the file, e.g. ckpt_path={path / LAST_CHECKPOINT}")
     return (f"{path.resolve()} does not exist", ("give an existing .ckpt file, e.g. "
             "ckpt_path=results/train/runs/<time>/checkpoints/last.ckpt"))
+
+
+def read_checkpoint(value: Any, path: Path) -> dict[str, Any]:
+    """The checkpoint `ckpt_path` names, read before any data (a `ConfigError` when it is not a Lightning
+    training checkpoint: Lightning would find that only inside fit, with a traceback)."""
+    import torch
+
+    from crescendo.errors import ConfigError
+
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=False)  # our own checkpoints hold partials
+    except Exception as error:  # noqa: BLE001 - any unreadable file is the same user error
+        raise ConfigError(f"ckpt_path={value}: {path} is not a checkpoint ({type(error).__name__}) — "
+                          "give a .ckpt file that cr wrote, e.g. DIR/checkpoints/last.ckpt") from None
+    if not isinstance(saved, dict) or not isinstance(saved.get("state_dict"), dict) or "loops" not in saved:
+        raise ConfigError(f"ckpt_path={value}: {path} is not a Lightning training checkpoint (no state_dict or loop "
+                          "state) — give a .ckpt file that cr wrote, e.g. DIR/checkpoints/last.ckpt")
+    return saved
+
+
+def check_checkpoint_fits(value: Any, saved: dict[str, Any], model: Any) -> None:
+    """Raise a `ConfigError` when the checkpoint's weights do not fit this run's model (another
+    architecture, another model class): Lightning would find it only inside fit, after this run has
+    rewritten its config, with a traceback. Hyperparameters that do not change the weights' shapes (the
+    learning rate, dropout) may differ: resuming continues with the checkpoint's optimizer state."""
+    from crescendo.errors import ConfigError
+
+    expected = {key: tuple(tensor.shape) for key, tensor in model.state_dict().items()}
+    found = {key: tuple(getattr(tensor, "shape", ())) for key, tensor in saved["state_dict"].items()}
+    differences = [f"{key} missing" for key in expected if key not in found]
+    differences += [f"{key} unexpected" for key in found if key not in expected]
+    differences += [f"{key} {found[key]} vs {expected[key]}" for key in expected
+                    if key in found and found[key] != expected[key]]
+    if differences:
+        shown = ", ".join(differences[:3]) + (f" (+{len(differences) - 3} more)" if len(differences) > 3 else "")
+        raise ConfigError(f"ckpt_path={value}: the checkpoint's model does not match this run's model.* settings "
+                          f"(weights: {shown}) — resume with the run's own model settings (its "
+                          ".hydra/overrides.yaml), or train afresh without ckpt_path")

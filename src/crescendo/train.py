@@ -33,7 +33,7 @@ from crescendo.errors import ConfigError, NonFiniteLossError
 from crescendo.extras import apply_extras, run_tags
 from crescendo.models.legacy_keys import model_node, scheduler_monitor
 from crescendo.result import TrainResult
-from crescendo.resume import checkpoint_path
+from crescendo.resume import check_checkpoint_fits, checkpoint_path, read_checkpoint
 from crescendo.run_dir import save_resolved_config, save_result
 
 log = logging.getLogger(__name__)
@@ -52,8 +52,9 @@ def train(cfg: DictConfig) -> TrainResult:
     check_accelerator(cfg)
     _freeze_long_lived_objects()
     run_dir = Path(cfg.paths.output_dir)
-    apply_extras(cfg, run_dir)
     resume_from = checkpoint_path(cfg.get("ckpt_path"), run_dir)
+    resumed = None if resume_from is None else read_checkpoint(cfg.ckpt_path, resume_from)
+    apply_extras(cfg, run_dir)
     quiet = bool(cfg.get("quiet", False))
     _quiet_lightning(quiet)
     cfg = resolve_once(cfg)  # every interpolation once, not at every read (see crescendo.build)
@@ -73,6 +74,9 @@ def train(cfg: DictConfig) -> TrainResult:
                                           bool(getattr(datamodule, "production_mode", False)))
     model = build(model_node(cfg.model), input_dims=datamodule.input_dims, output_dims=datamodule.output_dims,
                   monitor=scheduler_watches, **blocks)
+    if resumed is not None:  # before the trainer exists or anything is written into the run dir
+        check_checkpoint_fits(cfg.ckpt_path, resumed, model)
+        del resumed  # Lightning reads the file again in fit
     if cfg.get("compile", False):
         compile_model(model)
     best_epoch = BestEpochMetrics(monitor, mode, run_dir=str(run_dir.resolve()))

@@ -488,6 +488,13 @@ RUN_KEY_CASES: list[Case] = [  # top-level keys: ckpt_path, compile, tags, extra
           "to continue"]),
     Case("ckpt-path-last-in-empty-run-dir", ["data=diabetes", "ckpt_path=last", "hydra.run.dir={tmp}/old_run"],
          ["cr: error: ckpt_path=last: {tmp}/old_run/checkpoints/last.ckpt does not exist — point hydra.run.dir"]),
+    Case("ckpt-path-not-a-checkpoint", ["data=diabetes", "ckpt_path={bad}/garbage/X_train.npy"],
+         ["cr: error: ckpt_path={bad}/garbage/X_train.npy: {bad}/garbage/X_train.npy is not a checkpoint (",
+          ") — give a .ckpt file that cr wrote"]),
+    Case("ckpt-path-other-architecture", ["data=regression", "+data.data_dir={data}", "model.architecture=[7]",
+                                          "data.batch_size=16", "ckpt_path={run}/checkpoints/last.ckpt"],
+         ["cr: error: ckpt_path={run}/checkpoints/last.ckpt: the checkpoint's model does not match this run's "
+          "model.* settings (weights: ", "— resume with the run's own model settings"]),
     Case("ckpt-path-missing-in-search", [*SEARCH, "ckpt_path={tmp}/none.ckpt"],
          ["cr: error: ckpt_path={tmp}/none.ckpt: {tmp}/none.ckpt does not exist"], search=True),
     Case("compile-not-a-bool", ["data=diabetes", "compile=maybe"],
