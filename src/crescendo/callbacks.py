@@ -216,21 +216,26 @@ class RandomState(Callback):
 
     def state_dict(self) -> dict[str, Any]:
         import random
+        from array import array
 
         import numpy as np
 
-        state: dict[str, Any] = {"python": random.getstate(), "numpy": np.random.get_state(),
-                                 "torch": torch.get_rng_state()}
+        # Python's state is 625 ints: as bytes it is one leaf for a buffered checkpoint's copy (~20 µs, not ~500)
+        version, internal, gauss = random.getstate()
+        state: dict[str, Any] = {"python": (version, array("Q", internal).tobytes(), gauss),
+                                 "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             state["cuda"] = torch.cuda.get_rng_state_all()
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         import random
+        from array import array
 
         import numpy as np
 
-        random.setstate(state_dict["python"])
+        version, internal, gauss = state_dict["python"]
+        random.setstate((version, tuple(array("Q", internal)), gauss))
         np.random.set_state(state_dict["numpy"])
         torch.set_rng_state(state_dict["torch"])
         if "cuda" in state_dict and torch.cuda.is_available():
