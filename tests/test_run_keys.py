@@ -165,3 +165,11 @@ def test_trainer_mps_names_trainer_cpu_where_there_is_no_mps(compose_cfg, tmp_pa
     with pytest.raises(ConfigError, match=r"trainer.accelerator=mps: this machine has no Apple silicon GPU .* use trainer=cpu"):
         train(compose_cfg("data=diabetes", "trainer=mps"))
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_cr_without_a_terminal_refuses_to_run_without_tags(tmp_path):
+    proc = subprocess.run([CR, "data=diabetes", "extras.enforce_tags=true", f"hydra.run.dir={tmp_path / 'run'}"],
+                          check=False, stdin=subprocess.DEVNULL, capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.startswith("cr: error: tags=[]: must name at least one tag"), proc.stderr
+    assert "Enter comma-separated tags" not in proc.stdout and not (tmp_path / "run").exists()
