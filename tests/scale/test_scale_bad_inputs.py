@@ -497,6 +497,9 @@ RUN_KEY_CASES: list[Case] = [  # top-level keys: ckpt_path, compile, tags, extra
           "model.* settings (weights: ", "— resume with the run's own model settings"]),
     Case("ckpt-path-missing-in-search", [*SEARCH, "ckpt_path={tmp}/none.ckpt"],
          ["cr: error: ckpt_path={tmp}/none.ckpt: {tmp}/none.ckpt does not exist"], search=True),
+    Case("ckpt-path-last-in-search", [*SEARCH, "ckpt_path=last"],
+         ["cr: error: ckpt_path=last: cannot be used in a search: every trial gets a new run directory, without a "
+          "last.ckpt — give a checkpoint file"], search=True),
     Case("compile-not-a-bool", ["data=diabetes", "compile=maybe"],
          ["cr: error: compile=maybe: must be true or false, not a string — use compile=true or compile=false"]),
     Case("tags-not-a-list", ["data=diabetes", "tags=5"],

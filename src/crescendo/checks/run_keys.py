@@ -2,7 +2,7 @@
 tags, extras.{print_config, enforce_tags, ignore_warnings}.
 
 `ckpt_path` must name an existing checkpoint file (`last`: the run directory's checkpoints/last.ckpt,
-judged once the run directory is known); `compile=true` needs the C++ compiler torch's inductor builds
+which a search cannot have: its trials each get a new directory); `compile=true` needs the C++ compiler torch's inductor builds
 kernels with; `extras.enforce_tags=true` needs tags (`cr` asks for them first when stdin is a
 terminal).
 """
@@ -33,7 +33,10 @@ def ckpt_path(cfg: Any) -> list[Problem]:
                         "use e.g. ckpt_path=results/train/runs/<time>/checkpoints/last.ckpt")]
     run_dir = read(cfg, "paths.output_dir")
     if value == LAST and not isinstance(run_dir, str):
-        return []  # the run directory is known only inside the run (a search judges it per trial)
+        # only a search's own process cannot know the run directory: its trials each get a new one
+        return [Problem("ckpt_path", value, "cannot be used in a search: every trial gets a new run directory, "
+                        "without a last.ckpt", "give a checkpoint file, e.g. ckpt_path=DIR/checkpoints/last.ckpt "
+                        "(every trial starts from it)")]
     missing = missing_checkpoint(value, run_dir)
     return [] if missing is None else [Problem("ckpt_path", value, *missing)]
 
