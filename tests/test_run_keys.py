@@ -42,9 +42,10 @@ def _assert_same_weights(a: Path, b: Path) -> None:
         assert torch.allclose(first[key], second[key], rtol=0, atol=1e-6), key
 
 
-@pytest.mark.parametrize("blocks", ["auto", "1"])  # quiet runs train in step blocks (auto = 16); 1 = Lightning's loop
-def test_a_run_resumed_from_its_last_checkpoint_is_the_uninterrupted_run(compose_cfg, data_dir, tmp_path, blocks):
-    common = (f"data.data_dir={data_dir}", *SEEDED, f"batches_per_call={blocks}")
+@pytest.mark.parametrize(("blocks", "model"), [("auto", "mlp"), ("1", "mlp"), ("auto", "mlp_ensemble")])
+def test_a_run_resumed_from_its_last_checkpoint_is_the_uninterrupted_run(compose_cfg, data_dir, tmp_path, blocks, model):
+    # quiet runs train in step blocks (auto = 16); 1 = Lightning's loop; the ensemble draws per member
+    common = (f"data.data_dir={data_dir}", *SEEDED, f"batches_per_call={blocks}", f"model={model}")
     full = train(compose_cfg(*common, "trainer.max_epochs=4", run_dir=tmp_path / "full"))
     stopped = tmp_path / "stopped"
     train(compose_cfg(*common, "trainer.max_epochs=2", run_dir=stopped))
