@@ -63,6 +63,22 @@ def test_a_run_resumed_from_its_last_checkpoint_is_the_uninterrupted_run(compose
     assert resumed.test_loss == pytest.approx(full.test_loss, rel=0, abs=1e-6)
 
 
+def test_a_run_that_failed_mid_training_resumes_from_the_checkpoint_it_kept(compose_cfg, data_dir, tmp_path):
+    # the failure comes in epoch 2's end, before that epoch's checkpoint: last.ckpt (written on the
+    # exception) holds epoch 1, and the resumed run trains epochs 2-3 as the uninterrupted run did
+    common = (f"data.data_dir={data_dir}", *SEEDED, "trainer.max_epochs=4")
+    train(compose_cfg(*common, run_dir=tmp_path / "full"))
+    crashed = tmp_path / "crashed"
+    with pytest.raises(RuntimeError, match="failed on purpose at epoch 2"):
+        train(compose_cfg(*common, "+callbacks.fail={_target_: lifecycle_callbacks.FailAtEpoch, epoch: 2}",
+                          run_dir=crashed))
+    assert json.loads((crashed / "result.json").read_text())["status"] == "failed"
+    resumed = train(compose_cfg(*common, "ckpt_path=last", run_dir=crashed))
+    assert resumed.status == "complete"
+    assert _val_losses(crashed) == pytest.approx(_val_losses(tmp_path / "full"), rel=0, abs=1e-6)
+    _assert_same_weights(crashed / "checkpoints/last.ckpt", tmp_path / "full/checkpoints/last.ckpt")
+
+
 def test_a_checkpoint_file_continues_into_a_new_run_directory(compose_cfg, data_dir, tmp_path):
     common = (f"data.data_dir={data_dir}", *SEEDED)
     train(compose_cfg(*common, "trainer.max_epochs=4", run_dir=tmp_path / "full"))
