@@ -173,3 +173,13 @@ def test_the_callbacks_section_and_the_current_hook(tmp_path):
     assert private.callbacks_state(trainer) == private.dump_checkpoint(trainer, False)["callbacks"]
     assert 'checkpoint["callbacks"] = call._call_callbacks_state_dict(trainer)' in inspect.getsource(
         _CheckpointConnector.dump_checkpoint)
+
+
+def test_lightning_puts_its_own_console_handler_on_the_lightning_logger():
+    import logging
+
+    import lightning
+
+    handler = private.own_console_handler()
+    assert handler is lightning._console and isinstance(handler, logging.StreamHandler)
+    assert handler.formatter is not None and handler.formatter._fmt == "%(levelname)s: %(message)s"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -22,11 +23,21 @@ from lightning.pytorch.core.optimizer import LightningOptimizer
 from lightning.pytorch.trainer import call as lightning_call
 
 __all__ = ["HOOK_NAME_ATTRIBUTE", "CheckpointFileHooks", "callbacks_state", "count_stepped_batches", "current_hook",
-           "dump_checkpoint", "entry_points_read_once", "has_step_bookkeeping", "step_bookkeeping"]
+           "dump_checkpoint", "entry_points_read_once", "has_step_bookkeeping", "own_console_handler",
+           "step_bookkeeping"]
 
 #: The LightningModule attribute Lightning sets around every hook call (~40 times a step): a plain
 #: string, so a module may store it without nn.Module.__setattr__'s Parameter/Module checks.
 HOOK_NAME_ATTRIBUTE = "_current_fx_name"
+
+
+def own_console_handler() -> logging.Handler | None:
+    """The console handler `import lightning` puts on the `lightning` logger (``lightning._console``,
+    "%(levelname)s: %(message)s"), whatever else is configured; None if this Lightning has none."""
+    import lightning
+
+    handler = getattr(lightning, "_console", None)
+    return handler if isinstance(handler, logging.Handler) else None
 
 
 def count_stepped_batches(trainer: pl.Trainer, extra: int) -> None:

@@ -256,3 +256,18 @@ class RandomState(Callback):
         torch.set_rng_state(state_dict["torch"])
         if "cuda" in state_dict and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state_dict["cuda"])
+
+
+def early_stopping_record(trainer: pl.Trainer) -> dict[str, Any] | None:
+    """What Lightning's EarlyStopping did, from its documented attributes (`stopped_epoch`,
+    `stopping_reason`, `stopping_reason_message`): None unless one of them stopped the run."""
+    from lightning.pytorch.callbacks import EarlyStopping
+    from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
+
+    for callback in trainer.callbacks:
+        if isinstance(callback, EarlyStopping) and callback.stopping_reason != EarlyStoppingReason.NOT_STOPPED:
+            best = float(callback.best_score)
+            return {"stopped_epoch": int(callback.stopped_epoch), "monitor": callback.monitor,
+                    "reason": callback.stopping_reason.name.lower(), "message": callback.stopping_reason_message,
+                    "patience": int(callback.patience), "best_score": best if math.isfinite(best) else None}
+    return None

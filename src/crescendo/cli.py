@@ -29,7 +29,7 @@ def run(cfg: DictConfig):  # -> crescendo.result.TrainResult
     if not in_search:  # extras.enforce_tags: a person at a terminal is asked; otherwise the check refuses
         ask_for_tags(cfg)
     try:
-        return train(cfg)
+        result = train(cfg)
     except CrescendoError as error:
         if in_search:
             raise
@@ -40,6 +40,12 @@ def run(cfg: DictConfig):  # -> crescendo.result.TrainResult
         if in_search:
             raise
         exit_with(f"{error} — {Path(cfg.paths.output_dir).resolve() / 'result.json'} records the failed run", code=1)
+    # where the run is and what it reached; not for a quiet search's trials: the sweeper prints a line each
+    if not (in_search and cfg.get("quiet", False)):
+        from crescendo.run_summary import print_summary
+
+        print_summary(result)
+    return result
 
 
 def _remove_bookkeeping_only_dir(run_dir: Path) -> None:
@@ -65,6 +71,11 @@ def _format_warning(message, category, filename, lineno, line=None) -> str:  # n
 def main() -> None:
     """Console-script entry point."""
     warnings.formatwarning = _format_warning  # a user reads "cr: warning: …", not our source lines
+    if "--version" in sys.argv[1:]:  # Hydra's own flag names only Hydra's version
+        from crescendo.versions import version_text
+
+        print(version_text())
+        return
     try:  # Hydra's own parse error names neither the key nor the fix
         check_override_syntax(sys.argv[1:])
     except ConfigError as error:

@@ -70,14 +70,14 @@ def print_config_tree(cfg: DictConfig, save_to: Path | None = None,
 
 
 def logger_tags(node: Any, tags: list[str]) -> dict[str, Any]:
-    """The `tags` keyword for a logger config that takes tags and sets none itself: a list for W&B and
-    Neptune (they pass it to their run), one tag per name with an empty value for MLflow (whose tags
-    are key → value)."""
-    if not tags or node.get("tags") is not None:
+    """The `tags` keyword for a logger config that takes tags and sets none itself (null or empty): a
+    list for W&B (passed to its run), one tag per name with an empty value for MLflow (whose tags are
+    key → value)."""
+    if not tags or node.get("tags"):
         return {}
     target = str(node.get("_target_", "")).rsplit(".", 1)[-1]
     if target == "MLFlowLogger":
         return {"tags": {tag: "" for tag in tags}}
-    if target in ("WandbLogger", "NeptuneLogger"):
+    if target == "WandbLogger":
         return {"tags": list(tags)}
     return {}

@@ -104,8 +104,11 @@ def _unknown_key(text: str, arguments: Sequence[str]) -> ConfigError:
         return ConfigError(f"{key}: the search's settings exist only in a search — add hparams_search=optuna")
     # the closest name among the same parent's keys (a shared prefix would make any key look close)
     parent, _, name = key.rpartition(".")
-    siblings = sorted({k[len(parent) + 1:].split(".")[0] for k in keys if k.startswith(parent + ".")}) if parent \
-        else sorted({k.split(".")[0] for k in keys})
+    other_optimizers = _optimizer_keyword_elsewhere(key, arguments)
+    if other_optimizers is not None:
+        return other_optimizers
+    siblings = sorted({k[len(parent) + 1:].split(".")[0] for k in keys if k.startswith(parent + ".")}
+                      | _signature_names(parent, keys)) if parent else sorted({k.split(".")[0] for k in keys})
     close = difflib.get_close_matches(name, siblings, n=1, cutoff=0.6)
     if close:
         guess = f"did you mean {parent + '.' if parent else ''}{close[0]}?"
@@ -168,6 +171,34 @@ def _sweep_without_search(text: str, arguments: Sequence[str]) -> CrescendoError
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def _optimizer_keyword_elsewhere(key: str, arguments: Sequence[str]) -> ConfigError | None:
+    """`model.optimizer._target_=torch.optim.SGD model.optimizer.betas=…`: Adam's keyword, not SGD's."""
+    from crescendo.keywords import (
+        ANY_OPTIMIZER_KEYWORDS,
+        keyword_problem,
+        optimizer_keywords,
+    )
+    from crescendo.overrides import optimizer_targets
+
+    parent, _, name = key.rpartition(".")
+    targets = optimizer_targets(arguments)
+    if parent != "model.optimizer" or not targets or name not in ANY_OPTIMIZER_KEYWORDS:
+        return None
+    what, fix = keyword_problem(name, " or ".join(targets), frozenset().union(*map(optimizer_keywords, targets)))
+    return ConfigError(f"{key}: {what} — {fix}")
+
+
+def _signature_names(parent: str, keys: Sequence[str]) -> set[str]:
+    """The keywords `cr` accepts under trainer.* and model.optimizer.* without being in the config."""
+    from crescendo.keywords import TRAINER_KEYWORDS, optimizer_keywords
+
+    if parent == "trainer" and "trainer._target_" in keys:
+        return set(TRAINER_KEYWORDS)
+    if parent == "model.optimizer":
+        return set(optimizer_keywords(None))
+    return set()
 
 
 def _compose(arguments: Sequence[str]) -> Any:

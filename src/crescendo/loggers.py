@@ -113,3 +113,22 @@ def _read_rows(path: str) -> list[dict[str, Any]] | None:
             values["epoch"] = int(values["epoch"])
         parsed.append(values)
     return parsed
+
+
+def finish_wandb_runs(loggers: list[Any], failed: bool) -> None:
+    """End the wandb run a run's `WandbLogger` started, as lightning-hydra-template's task wrapper does.
+
+    Lightning's WandbLogger leaves the run open (wandb finishes it at exit), and a later WandbLogger in
+    the same process reuses an open run: the trials of a search would all log into the first one.
+    Finishing it here closes its files (the offline run is complete once `train` returns) and gives the
+    next run its own. A failed run is marked failed (exit code 1), as wandb marks a crashed script.
+    """
+    import sys
+
+    wandb = sys.modules.get("wandb")
+    if wandb is None or wandb.run is None:
+        return
+    from lightning.pytorch.loggers import WandbLogger
+
+    if any(isinstance(logger, WandbLogger) for logger in loggers):
+        wandb.finish(exit_code=1 if failed else 0)

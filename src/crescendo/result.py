@@ -12,6 +12,8 @@ from typing import Any
 
 #: the states a run ends in; a pruned run is a result like the others, not an exception
 STATUSES = ("complete", "pruned", "failed")
+#: result.json's `loss_units` by data.normalize_targets: the units every logged and reported loss is in
+LOSS_UNITS = {True: "standardized targets", False: "targets"}
 
 
 @dataclass
@@ -20,7 +22,10 @@ class TrainResult:
 
     `objective` is the monitored value of the best epoch (the epoch of `best_checkpoint`), also for a
     pruned run (the best it had reached). `metrics` holds every logged metric of that epoch, plus
-    `test/loss` and `fit_seconds`.
+    `test/loss` and `fit_seconds`. Every loss (objective, metrics, test_loss) is in `loss_units`: the
+    units the model trains in — "standardized targets" with data.normalize_targets (`target_scaler`
+    holds the mean and scale per target to convert: an MSE times scale² is in squared target units),
+    else "targets".
     """
 
     objective: float
@@ -39,9 +44,14 @@ class TrainResult:
     n_test: int = 0
     test_loss: float | None = None
     error: str | None = None
+    # Lightning's EarlyStopping, when it stopped the run: stopped_epoch, monitor, reason, message,
+    # patience, best_score (crescendo.callbacks.early_stopping_record); None when it did not
+    early_stopping: dict[str, Any] | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)  # the run's `tags`
+    loss_units: str = "targets"
+    target_scaler: dict[str, list[float]] | None = None  # {"mean": [...], "scale": [...]} per target
 
     def to_json(self) -> dict[str, Any]:
         """result.json's content: checkpoint paths relative to the run dir, so a run can be moved."""
@@ -51,6 +61,14 @@ class TrainResult:
         last = Path(self.run_dir) / "checkpoints/last.ckpt"
         record["last_checkpoint"] = "checkpoints/last.ckpt" if last.exists() else None
         return record
+
+
+def effective_monitor(monitor: str, production_mode: bool) -> str:
+    """The metric a run watches: in production mode there is no held-out data, so a `val/` monitor
+    becomes its training counterpart (what `crescendo.train` and a search's metric name use)."""
+    if production_mode and monitor.startswith("val/"):
+        return "train/" + monitor.split("/", 1)[1]
+    return monitor
 
 
 def _relative_to(path: str, directory: str) -> str:

@@ -11,9 +11,9 @@ import gc
 import logging
 import math
 import os
+import shutil
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,20 +26,19 @@ from omegaconf import DictConfig
 from crescendo._lightning_private import entry_points_read_once
 from crescendo.batch_blocks import decide_batches_per_call
 from crescendo.build import build, build_callbacks, build_loggers, resolve_once
-from crescendo.callbacks import BestEpochMetrics, RandomState
+from crescendo.callbacks import BestEpochMetrics, RandomState, early_stopping_record
 from crescendo.checks import check
 from crescendo.devices import check_accelerator, compile_model
 from crescendo.errors import ConfigError, NonFiniteLossError
 from crescendo.extras import apply_extras, run_tags
+from crescendo.lightning_console import quiet_lightning
+from crescendo.loggers import finish_wandb_runs
 from crescendo.models.legacy_keys import model_node, scheduler_monitor
-from crescendo.result import TrainResult
+from crescendo.result import LOSS_UNITS, TrainResult, effective_monitor
 from crescendo.resume import check_checkpoint_fits, checkpoint_path, read_checkpoint
 from crescendo.run_dir import save_resolved_config, save_result
 
 log = logging.getLogger(__name__)
-
-_LIGHTNING_LOGGERS = ("lightning.pytorch", "lightning.fabric", "lightning")
-
 
 def train(cfg: DictConfig) -> TrainResult:
     """Fit the configured model on the configured data and write the run directory.
@@ -47,16 +46,29 @@ def train(cfg: DictConfig) -> TrainResult:
     Returns the result with status "complete", or "pruned" when Optuna stopped the run (a result, with
     the best value and checkpoint it had reached); a failure is recorded in result.json and raised.
     """
+    loggers: list[Any] = []  # filled once built: a wandb run they started is finished however the run ends
+    try:
+        result = _train(cfg, loggers)
+    except BaseException:
+        finish_wandb_runs(loggers, failed=True)
+        raise
+    finish_wandb_runs(loggers, failed=result.status == "failed")
+    return result
+
+
+def _train(cfg: DictConfig, loggers: list[Any]) -> TrainResult:
+    """`train`'s body; the loggers it builds are appended to `loggers` for the caller to close."""
     started = time.perf_counter()
     check(cfg)  # every key against what its object accepts, before the run dir, data or any object exists
     check_accelerator(cfg)
     _freeze_long_lived_objects()
     run_dir = Path(cfg.paths.output_dir)
+    existed = set(run_dir.iterdir()) if run_dir.is_dir() else set()  # Hydra's files, or a reused dir's
     resume_from = checkpoint_path(cfg.get("ckpt_path"), run_dir)
     resumed = None if resume_from is None else read_checkpoint(cfg.ckpt_path, resume_from)
     apply_extras(cfg, run_dir)
     quiet = bool(cfg.get("quiet", False))
-    _quiet_lightning(quiet)
+    quiet_lightning(quiet)
     cfg = resolve_once(cfg)  # every interpolation once, not at every read (see crescendo.build)
     # decided from the config before any data is read or object built, and passed to both constructors
     batches_per_call = decide_batches_per_call(cfg)
@@ -83,8 +95,8 @@ def train(cfg: DictConfig) -> TrainResult:
     _set_cpu_threads(cfg.get("cpu_threads", "auto"), model, datamodule)
     # the random generators travel with each checkpoint, so a resumed run draws what this one would have
     callbacks = _build_callbacks(cfg, monitor, mode, quiet) + [best_epoch, RandomState()]
-    loggers = build_loggers(cfg, run_tags(cfg))
-    trainer_kwargs: dict[str, Any] = {"callbacks": callbacks, "logger": loggers or False}
+    loggers.extend(build_loggers(cfg, run_tags(cfg)))
+    trainer_kwargs: dict[str, Any] = {"callbacks": callbacks, "logger": list(loggers) or False}
     if quiet:
         trainer_kwargs.update(enable_progress_bar=False, enable_model_summary=False)
     with entry_points_read_once():
@@ -110,6 +122,7 @@ def train(cfg: DictConfig) -> TrainResult:
         n_val=datamodule.n_val,
         n_test=datamodule.n_test,
         tags=run_tags(cfg),
+        **_loss_units(datamodule),
     )
     fit_started = time.perf_counter()
     try:
@@ -123,10 +136,11 @@ def train(cfg: DictConfig) -> TrainResult:
             _read_best(result, trainer, best_epoch)
             _finish(result, trainer, best_epoch, fit_started, setup_seconds, started)
             return result
-        if isinstance(error, MisconfigurationException) and trainer.global_step == 0 and resume_from is None:
+        if isinstance(error, MisconfigurationException) and trainer.global_step == 0:
             # Lightning checks some trainer settings against the data only when fit starts (a limit
             # that rounds to no batch): a config error like ours — one message, no half-made run
-            _discard_unstarted_run(run_dir)
+            finish_wandb_runs(loggers, failed=True)  # before its files are removed
+            _discard_unstarted_run(run_dir, existed)
             raise ConfigError(f"trainer: {error} — fix that trainer.* key (cr --cfg job shows them)") from None
         result.error = f"{type(error).__name__}: {error}"
         _finish(result, trainer, best_epoch, fit_started, setup_seconds, started)
@@ -149,19 +163,27 @@ def train(cfg: DictConfig) -> TrainResult:
     return result
 
 
+def _loss_units(datamodule: Any) -> dict[str, Any]:
+    """The units of every logged loss: standardized targets when the data module scaled them."""
+    targets = getattr(datamodule, "target_transform", None)
+    if targets is None or not targets.active:
+        return {}
+    return {"loss_units": LOSS_UNITS[True],
+            "target_scaler": {"mean": [float(v) for v in targets.mean], "scale": [float(v) for v in targets.scale]}}
+
+
 def _is_pruned(error: BaseException) -> bool:
     """Whether Optuna stopped the run (`optuna.TrialPruned`); a plain run never imports Optuna for this."""
     optuna = sys.modules.get("optuna")
     return optuna is not None and isinstance(error, optuna.TrialPruned)
 
 
-def _discard_unstarted_run(run_dir: Path) -> None:
-    """Remove what this run wrote before training began (its config, the loggers' first files)."""
-    for name in ("config.yaml", "hparams.yaml", "metrics.csv", "result.json"):
-        (run_dir / name).unlink(missing_ok=True)
-    checkpoints = run_dir / "checkpoints"
-    if checkpoints.is_dir() and not any(checkpoints.iterdir()):
-        checkpoints.rmdir()
+def _discard_unstarted_run(run_dir: Path, existed: set[Path]) -> None:
+    """Remove what this run wrote before training began: its config, the loggers' first files and
+    folders (metrics.csv, hparams.yaml, a TensorBoard or wandb run) — everything that was not there."""
+    for entry in run_dir.iterdir() if run_dir.is_dir() else ():
+        if entry not in existed:
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
 
 
 _frozen = False
@@ -217,10 +239,7 @@ def _thread_share() -> int:
 
 def _effective_monitor(cfg: DictConfig, datamodule: Any) -> str:
     """In production mode there is no held-out data: watch the training loss instead."""
-    monitor = str(cfg.get("monitor", "val/loss"))
-    if getattr(datamodule, "production_mode", False) and monitor.startswith("val/"):
-        return "train/" + monitor.split("/", 1)[1]
-    return monitor
+    return effective_monitor(str(cfg.get("monitor", "val/loss")), bool(getattr(datamodule, "production_mode", False)))
 
 
 def _build_callbacks(cfg: DictConfig, monitor: str, mode: str, quiet: bool) -> list[Callback]:
@@ -268,32 +287,5 @@ def _finish(
     if result.test_loss is not None:
         result.metrics["test/loss"] = result.test_loss
     result.metrics["fit_seconds"] = result.fit_seconds
+    result.early_stopping = early_stopping_record(trainer)
     save_result(result.to_json(), Path(result.run_dir))
-
-
-class _DropLightningTips(logging.Filter):
-    """Lightning's "💡 Tip: … try installing …" lines advertise services; they are not about the run."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("💡 Tip")
-
-
-def _quiet_lightning(quiet: bool) -> None:
-    """Lightning's banners and tips are noise inside a search; keep warnings and errors."""
-    level = logging.WARNING if quiet else logging.INFO
-    for name in _LIGHTNING_LOGGERS:
-        logging.getLogger(name).setLevel(level)
-    rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
-    if not any(isinstance(f, _DropLightningTips) for f in rank_zero.filters):
-        rank_zero.addFilter(_DropLightningTips())
-    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
-    # Lightning's warnings about choices crescendo makes on purpose: config.yaml is written into the
-    # run dir before the CSV logger starts, losses are logged per epoch, and the module's batch
-    # transfer is the fast one for its own loaders
-    for message in (r"Experiment logs directory .* exists and is not empty",
-                    r"The number of training batches \(\d+\) is smaller than the logging interval",
-                    r"You have overridden `transfer_batch_to_device` in `LightningModule`"):
-        warnings.filterwarnings("ignore", message=message)
-    if quiet:
-        warnings.filterwarnings("ignore", category=UserWarning, module=r"lightning(\.|$)")
-

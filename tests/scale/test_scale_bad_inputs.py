@@ -471,21 +471,39 @@ COMPAT_CASES = [  # the original Crescendo 0.0.4's data.dataloader_kwargs.* next
 ]
 
 # --- one list per helper branch of this stop (kept apart so that each merges on its own)
-LOGGER_CASES: list[Case] = []  # logger groups and their optional extras
+LOGGER_CASES: list[Case] = [  # logger groups and their optional extras
+    Case("logger-aim-not-installed", ["data=diabetes", "logger=aim"],
+         ["cr: error: logger=aim: needs the aim package — pip install 'crescendo[aim]'"]),
+    Case("logger-comet-not-installed", ["data=diabetes", "logger=comet"],
+         ["cr: error: logger=comet: needs the comet_ml package — pip install 'crescendo[comet]'"]),
+    Case("logger-neptune-shut-down", ["data=diabetes", "logger=neptune"],
+         [("cr: error: logger=neptune: Neptune's service has shut down (2026) and Lightning's NeptuneLogger is now a "
+           "stub that refuses to start — log with logger=wandb, logger=mlflow or logger=tensorboard instead")]),
+    Case("logger-missing-before-data-is-read", ["data=regression", "+data.data_dir={tmp}/nowhere", "logger=comet"],
+         ["cr: error: logger=comet: needs the comet_ml package — pip install 'crescendo[comet]'\n"]),
+    Case("logger-missing-in-a-search", [*SEARCH, "logger=aim"],
+         ["cr: error: logger=aim: needs the aim package — pip install 'crescendo[aim]'"], search=True),
+    Case("logger-target-not-installed", ["data=diabetes", "+logger.mine._target_=no_such_package.Logger"],
+         [("cr: error: logger.mine._target_=no_such_package.Logger: names a class in no_such_package, which is not "
+           "installed — install the package that provides no_such_package, or fix the _target_")]),
+    Case("logger-wandb-log-model-offline", ["data=diabetes", "logger=wandb", "logger.wandb.log_model=true"],
+         [("cr: error: logger.wandb.log_model=true: cannot upload checkpoints offline (logger.wandb.offline=true) — "
+           "set logger.wandb.log_model=false, or logger.wandb.offline=false")]),
+]
 
 # (separator: keeps the lists' edits in separate hunks)
 RUN_KEY_CASES: list[Case] = [  # top-level keys: ckpt_path, compile, tags, extras, debug, trainer presets
     Case("ckpt-path-missing", ["data=diabetes", "ckpt_path={tmp}/nowhere/last.ckpt"],
-         ["cr: error: ckpt_path={tmp}/nowhere/last.ckpt: {tmp}/nowhere/last.ckpt does not exist — give an existing "
-          ".ckpt file"]),
+         [("cr: error: ckpt_path={tmp}/nowhere/last.ckpt: {tmp}/nowhere/last.ckpt does not exist — give an existing "
+          ".ckpt file")]),
     Case("ckpt-path-plus-missing", ["data=diabetes", "+ckpt_path={tmp}/gone.ckpt"],
          ["cr: error: ckpt_path={tmp}/gone.ckpt: {tmp}/gone.ckpt does not exist"]),
     Case("ckpt-path-directory", ["data=diabetes", "ckpt_path={tmp}"],
-         ["cr: error: ckpt_path={tmp}: is a directory, not a checkpoint file — name the file, e.g. "
-          "ckpt_path={tmp}/checkpoints/last.ckpt"]),
+         [("cr: error: ckpt_path={tmp}: is a directory, not a checkpoint file — name the file, e.g. "
+          "ckpt_path={tmp}/checkpoints/last.ckpt")]),
     Case("ckpt-path-last-without-last-ckpt", ["data=diabetes", "ckpt_path=last"],
-         ["cr: error: ckpt_path=last: ", "/checkpoints/last.ckpt does not exist — point hydra.run.dir at the run "
-          "to continue"]),
+         ["cr: error: ckpt_path=last: ", ("/checkpoints/last.ckpt does not exist — point hydra.run.dir at the run "
+          "to continue")]),
     Case("ckpt-path-last-in-empty-run-dir", ["data=diabetes", "ckpt_path=last", "hydra.run.dir={tmp}/old_run"],
          ["cr: error: ckpt_path=last: {tmp}/old_run/checkpoints/last.ckpt does not exist — point hydra.run.dir"]),
     Case("ckpt-path-not-a-checkpoint", ["data=diabetes", "ckpt_path={bad}/garbage/X_train.npy"],
@@ -493,13 +511,13 @@ RUN_KEY_CASES: list[Case] = [  # top-level keys: ckpt_path, compile, tags, extra
           ") — give a .ckpt file that cr wrote"]),
     Case("ckpt-path-other-architecture", ["data=regression", "+data.data_dir={data}", "model.architecture=[7]",
                                           "data.batch_size=16", "ckpt_path={run}/checkpoints/last.ckpt"],
-         ["cr: error: ckpt_path={run}/checkpoints/last.ckpt: the checkpoint's model does not match this run's "
-          "model.* settings (weights: ", "— resume with the run's own model settings"]),
+         [("cr: error: ckpt_path={run}/checkpoints/last.ckpt: the checkpoint's model does not match this run's "
+          "model.* settings (weights: "), "— resume with the run's own model settings"]),
     Case("ckpt-path-missing-in-search", [*SEARCH, "ckpt_path={tmp}/none.ckpt"],
          ["cr: error: ckpt_path={tmp}/none.ckpt: {tmp}/none.ckpt does not exist"], search=True),
     Case("ckpt-path-last-in-search", [*SEARCH, "ckpt_path=last"],
-         ["cr: error: ckpt_path=last: cannot be used in a search: every trial gets a new run directory, without a "
-          "last.ckpt — give a checkpoint file"], search=True),
+         [("cr: error: ckpt_path=last: cannot be used in a search: every trial gets a new run directory, without a "
+          "last.ckpt — give a checkpoint file")], search=True),
     Case("compile-not-a-bool", ["data=diabetes", "compile=maybe"],
          ["cr: error: compile=maybe: must be true or false, not a string — use compile=true or compile=false"]),
     Case("tags-not-a-list", ["data=diabetes", "tags=5"],
@@ -509,23 +527,106 @@ RUN_KEY_CASES: list[Case] = [  # top-level keys: ckpt_path, compile, tags, extra
     Case("extras-not-a-bool", ["data=diabetes", "extras.print_config=loud"],
          ["cr: error: extras.print_config=loud: must be true or false or null, not a string"]),
     Case("debug-unknown-preset", ["data=diabetes", "debug=profile"],
-         ["cr: error: debug=profile: no such option — choose one of default, fast_dev_run, fdr, limit, overfit, "
-          "profiler"]),
+         [("cr: error: debug=profile: no such option — choose one of default, fast_dev_run, fdr, limit, overfit, "
+          "profiler")]),
     Case("trainer-mps-without-mps", ["data=diabetes", "trainer=mps"],
          ["cr: error: trainer.accelerator=mps: this machine has no Apple silicon GPU (MPS) — use trainer=cpu"]),
 ]
 
 # (separator)
-ANALYSIS_CASES: list[Case] = []  # the original's analysis faces and result dirs
+ORIGINAL_RESULTS = Path(__file__).resolve().parents[1] / "analysis" / "crescendo_0_0_4"  # written by 0.0.4
+ORIGINAL_RUN = "{tmp}/results/orig/run/2024-06-01_12-00-00"
+ORIGINAL_SEARCH = "{tmp}/results/orig/search/2024-06-01_12-05-00"
+
+
+def copy_original(cwd: Path, damage: Callable[[Path], None] | None = None) -> None:
+    shutil.copytree(ORIGINAL_RESULTS, cwd / "results" / "orig")  # where 0.0.4 wrote: results/
+    if damage is not None:
+        damage(cwd / "results" / "orig")
+
+
+ANALYSIS_CASES: list[Case] = [  # the original's analysis faces and result dirs
+    Case("predict-0.0.4-run-data-moved", [ORIGINAL_RUN, "{arrays}/x5.npy"],
+         [f"cr-predict: error: {ORIGINAL_RUN}/final_config.yaml: data.data_dir=", "(as recorded) is not a directory",
+          "a Crescendo 0.0.4 run keeps no input scaler", "load(PATH, data_dir=DIR)"],
+         command="cr-predict", setup=copy_original),
+    Case("predict-0.0.4-run-no-checkpoint", [ORIGINAL_RUN, "{arrays}/x5.npy"],
+         [f"cr-predict: error: {ORIGINAL_RUN}: the Crescendo 0.0.4 run has no checkpoint to predict with",
+          "expected checkpoints/epoch=NNNNNN.ckpt"], command="cr-predict",
+         setup=lambda cwd: copy_original(cwd, lambda o: [p.unlink() for p in o.glob("run/*/checkpoints/*.ckpt")])),
+    Case("predict-0.0.4-run-config-garbage", [ORIGINAL_RUN, "{arrays}/x5.npy"],
+         [f"cr-predict: error: {ORIGINAL_RUN}/final_config.yaml: "], command="cr-predict",
+         setup=lambda cwd: copy_original(cwd, lambda o: next(o.glob("run/*/final_config.yaml")).write_text("[a: b"))),
+    Case("predict-0.0.4-search-ensemble-too-big", [ORIGINAL_SEARCH, "{arrays}/x5.npy", "--ensemble", "5"],
+         [(f"cr-predict: error: {ORIGINAL_SEARCH}: asked for the 5 best runs but the search has only 2 complete "
+           "trials"), "use k ≤ 2"], command="cr-predict", setup=copy_original),
+]
 
 # (separator)
 CONSOLE_CASES: list[Case] = []  # --version, signature keywords, summaries
 
 # (separator)
-TARGET_CASES: list[Case] = []  # data.normalize_targets and friends
+TARGET_CASES: list[Case] = [  # data.normalize_targets and friends
+    Case("normalize-targets-not-a-flag", ["data=diabetes", "data.normalize_targets=maybe"],
+         [("cr: error: data.normalize_targets=maybe: must be true or false, not a string — use "
+           "data.normalize_targets=true or false")]),
+    Case("search-normalize-targets", [*SEARCH, "data.normalize_targets=choice(true, false)"],
+         [("cr: error: data.normalize_targets=choice(true, false): cannot be searched — it changes the units of every "
+           "loss, so trials' val/loss values could not be compared; give it one value")], search=True),
+    # any Trainer / optimizer keyword works without '+'; a name outside their signatures is still an error
+    Case("trainer-keyword-typo", ["data=diabetes", "trainer.precison=bf16-mixed"],
+         ["cr: error: trainer.precison: not a key of the config — did you mean trainer.precision?"]),
+    Case("optimizer-keyword-typo", ["data=diabetes", "model.optimizer.weight_decy=0.1"],
+         [("cr: error: model.optimizer.weight_decy: not a key of the config — did you mean "
+           "model.optimizer.weight_decay?")]),
+    Case("optimizer-keyword-of-another-optimizer", ["data=diabetes", "model.optimizer.momentum=0.9"],
+         [("cr: error: model.optimizer.momentum=0.9: is not a keyword of torch.optim.Adam — its keywords are "
+           "lr, betas, eps, weight_decay, amsgrad, foreach, maximize, capturable, differentiable, fused, "
+           "decoupled_weight_decay, or choose an optimizer that takes it, e.g. "
+           "model.optimizer._target_=torch.optim.SGD")]),
+    Case("optimizer-keyword-not-of-the-chosen-one", ["data=diabetes", "model.optimizer._target_=torch.optim.SGD",
+                                                     "model.optimizer.betas=[0.9,0.99]"],
+         [("cr: error: model.optimizer.betas: is not a keyword of torch.optim.SGD — its keywords are dampening, "
+           "differentiable, foreach, fused, lr, maximize, momentum, nesterov, weight_decay")]),
+    Case("search-optimizer-keyword-of-another-optimizer", [*SEARCH, "model.optimizer.momentum=interval(0.5, 0.9)"],
+         ["cr: error: ++model.optimizer.momentum=interval(0.5, 0.9): is not a keyword of torch.optim.Adam",
+          "e.g. model.optimizer._target_=torch.optim.SGD"], search=True),
+]
 
 # (separator)
-STUDY_CASES: list[Case] = []  # study metadata
+def named_study(*names: str) -> Callable[[Path], None]:
+    """A study `space` in the case's existing.db that searched LR, one direction per metric name, and
+    named its metrics `names` with Optuna's set_metric_names (as a search by this version does)."""
+
+    def setup(cwd: Path) -> None:
+        import optuna
+
+        from hydra_plugins.crescendo_sweeper._resume import record_space
+        from hydra_plugins.crescendo_sweeper._space import parse_search_space
+
+        space = parse_search_space([LR]).distributions
+        study = optuna.create_study(storage=f"sqlite:///{cwd / 'existing.db'}", study_name="space",
+                                    directions=["minimize"] * len(names))
+        record_space(study, space)
+        study.set_metric_names(list(names))
+        values = [1.0] * len(names)
+        study.add_trial(optuna.trial.create_trial(params={"model.optimizer.lr": 0.001}, distributions=space,
+                                                  values=values))
+
+    return setup
+
+
+HOLDS = "the study 'space' in sqlite:///{tmp}/existing.db holds values of "
+STUDY_CASES: list[Case] = [  # study metadata: a resume must not put another metric's values into the study
+    Case("study-other-monitor", [*RESUME, LR, "monitor=train/loss"],
+         ["cr: error: monitor=train/loss: " + HOLDS + "val/loss — use monitor=val/loss to resume it, or another "
+          "hydra.sweeper.study_name"], search=True, setup=named_study("val/loss")),
+    Case("study-other-objectives", [*RESUME, LR, "hydra.sweeper.direction=[minimize,minimize]",
+                                    "hydra.sweeper.objectives=[val/loss,train/loss]"],
+         ["cr: error: hydra.sweeper.objectives=val/loss,train/loss: " + HOLDS + "val/loss,fit_seconds — use "
+          "hydra.sweeper.objectives=[val/loss,fit_seconds] to resume it"], search=True,
+         setup=named_study("val/loss", "fit_seconds")),
+]
 
 CASES = [case for name, cases in list(globals().items()) if name.endswith("_CASES") for case in cases]
 

@@ -78,7 +78,9 @@ def run_search(overrides: Sequence[str], sweep_dir: Path, task_function: Any = t
         return hydra_.multirun(
             config_name="config",
             task_function=task_function,
-            overrides=[*overrides, f"hydra.sweep.dir={sweep_dir}"],
+            # nothing to import before the trials: they run in this process (no preforked worker), where
+            # capsys and the tests' own state see them
+            overrides=["hydra.sweeper.preload=[]", *overrides, f"hydra.sweep.dir={sweep_dir}"],
             with_log_configuration=False,
         )
     finally:

@@ -9,6 +9,10 @@
 - `Run` (`crescendo.analysis.run`): one run directory — config, result, metrics, model, predict.
 - `Sweep` (`crescendo.analysis.sweep`): one search directory — study, trials, runs, best run, ensemble(k).
 - `Ensemble` (`crescendo.analysis.ensemble`): members predicting together — predict, predict_stats.
+- The original Crescendo 0.0.4's names, as thin faces over the three: `Estimator`
+  (`crescendo.analysis.estimator`), `ModelSet`, `HPTunedSet` (`crescendo.analysis.model_sets`) and
+  `Ensemble.from_root`. Their `predict` takes RAW inputs (0.0.4's took scaled ones). `load` also
+  opens directories 0.0.4 wrote (`OriginalRun`, `OriginalSweep`).
 - `write_report` (`crescendo.analysis.report`): report.html + PNG plots for any of the three.
 - `export_model`, `raw_input_model` (`crescendo.analysis.export`): the model with its feature selection
   and input scaler built in, as a module or a .pt2 / .onnx file (imported on first use: torch).
@@ -18,12 +22,17 @@ matplotlib load when a model, a table, a study or a plot is first asked for.
 """
 
 from crescendo.analysis.ensemble import Ensemble
+from crescendo.analysis.estimator import Estimator
 from crescendo.analysis.loading import load
+from crescendo.analysis.model_sets import HPTunedSet, ModelSet
+from crescendo.analysis.original_run import OriginalRun
+from crescendo.analysis.original_sweep import OriginalSweep
 from crescendo.analysis.report import write_report
 from crescendo.analysis.run import Run
 from crescendo.analysis.sweep import Sweep
 
-__all__ = ["Ensemble", "Run", "Sweep", "export_model", "load", "raw_input_model", "write_report"]
+__all__ = ["Ensemble", "Estimator", "HPTunedSet", "ModelSet", "OriginalRun", "OriginalSweep", "Run", "Sweep",
+           "export_model", "load", "raw_input_model", "write_report"]
 
 _LAZY = {"export_model": "crescendo.analysis.export", "raw_input_model": "crescendo.analysis.export"}
 

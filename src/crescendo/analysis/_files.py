@@ -32,7 +32,8 @@ SWEEP_CONFIGS = (MULTIRUN_FILE, ".hydra/config.yaml", ".hydra/hydra.yaml")
 
 EXPECTED = (
     f"a run directory (with {RESULT_FILE}), a search directory (with {RESULTS_FILE} or {STUDY_FILE}) "
-    f"or an ensemble (a batched-ensemble run, or a multirun directory with {MULTIRUN_FILE} and member runs)"
+    f"or an ensemble (a batched-ensemble run, or a multirun directory with {MULTIRUN_FILE} and member runs), "
+    "or a run or multirun the original Crescendo 0.0.4 wrote (final_config.yaml)"
 )
 
 

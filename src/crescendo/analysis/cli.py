@@ -76,7 +76,8 @@ def _target(path: str, ensemble: int | None) -> tuple[Run | Ensemble, str]:
 
 PREDICT_DESCRIPTION = """\
 Predict with a trained run, a search or an ensemble, from RAW inputs (the run's own feature
-selection and input scaler are applied).
+selection and input scaler are applied; with data.normalize_targets the predictions are mapped back
+to the targets' own units).
 
 PATH is a run directory (its best checkpoint), a search directory (its best run, or with
 --ensemble K the mean of its K best runs) or an ensemble (a batched-ensemble run, or a multirun
@@ -169,7 +170,8 @@ def _predict(args: argparse.Namespace) -> str:
 
 EXPORT_DESCRIPTION = """\
 Write a trained model as one file that takes RAW inputs: the run's feature selection and input
-scaler are built in, so it gives what cr-predict gives. Inputs are float32 (n, raw features), any n.
+scaler (and its target scaler's inverse, with data.normalize_targets) are built in, so it gives what
+cr-predict gives. Inputs are float32 (n, raw features), any n.
 
 PATH is a run directory, a search directory (its best run, or with --ensemble K its K best runs) or
 an ensemble (a batched-ensemble run, or a multirun directory of member runs). An ensemble's file

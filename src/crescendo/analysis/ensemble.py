@@ -76,6 +76,59 @@ class Ensemble:
             )
         return cls(usable, path=directory)
 
+    @classmethod
+    def from_root(cls, root: str | Path, verbose: bool = False, data_dir: str | Path | None = None,
+                  use_checkpoint: str = "best_epoch") -> Ensemble:
+        """The original Crescendo 0.0.4's `Ensemble.from_root(root, ...)`: every run directory under
+        `root` (ours, or 0.0.4's with final_config.yaml) is a member. `predict(x)` takes RAW inputs
+        (unscaled, before feature selection): each member applies its own scaler. New call: ``Ensemble([...])``, or
+        ``load(multirun_dir)`` / ``Sweep.ensemble(k)``."""
+        from crescendo.analysis.roots import open_run, run_dirs
+
+        found = run_dirs(root)
+        if verbose or not found:
+            print(f"Found {len(found)} run directories (n_estimators=={len(found)})")
+        runs = [open_run(d, data_dir=data_dir, use_checkpoint=use_checkpoint) for d in found]
+        ensemble = cls(runs, path=root)
+        ensemble._original_options = {"data_dir": data_dir, "use_checkpoint": use_checkpoint, "verbose": verbose}
+        return ensemble
+
+    @property
+    def estimators(self) -> list[Any]:
+        """The members as 0.0.4's `Estimator` faces (crescendo.analysis.estimator)."""
+        from crescendo.analysis.estimator import Estimator
+
+        options = getattr(self, "_original_options", {})
+        return [Estimator(run.path, data_dir=options.get("data_dir"), verbose=options.get("verbose", False),
+                          use_checkpoint=options.get("use_checkpoint", "best_epoch")) for run in self.runs]
+
+    def _shared(self, name: str) -> np.ndarray:
+        """0.0.4's X_val/X_test/Y_val/Y_test of an ensemble: the first member's, the second must agree."""
+        from crescendo.analysis.model_sets import same_arrays
+
+        estimators = self.estimators[:2]
+        first = getattr(estimators[0], name)
+        if len(estimators) > 1 and not same_arrays(first, getattr(estimators[1], name)):
+            raise CrescendoError(f"{estimators[1].results_dir}: its {name} differs from the first member's — "
+                                 "the members were not validated on the same data")
+        return first
+
+    @property
+    def X_val(self) -> np.ndarray:
+        return self._shared("X_val")
+
+    @property
+    def X_test(self) -> np.ndarray:
+        return self._shared("X_test")
+
+    @property
+    def Y_val(self) -> np.ndarray:
+        return self._shared("Y_val")
+
+    @property
+    def Y_test(self) -> np.ndarray:
+        return self._shared("Y_test")
+
     def __repr__(self) -> str:
         where = f"{str(self.path)!r}, " if self.path else ""
         return f"Ensemble({where}runs={len(self.runs)})"

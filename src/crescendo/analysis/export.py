@@ -4,7 +4,8 @@
 standardised, which a user of an exported file cannot know how to do. `raw_input_model` wraps the
 network in a small module that does exactly what `Run.predict` does — select the run's columns,
 standardise them with the checkpoint's scaler (in float64, then float32, like NumPy does in
-`predict`) and call the network — so the exported file gives the same numbers as `run.predict`.
+`predict`), call the network and, with `data.normalize_targets`, map its outputs back to the targets'
+own units (in float64 too) — so the exported file gives the same numbers as `run.predict`.
 
 Formats, chosen by the file's suffix:
 - ``.pt2``: `torch.export` (load with ``torch.export.load(path).module()``; torch only)
@@ -54,10 +55,20 @@ class RawInputModel(nn.Module):
         self.register_buffer("columns", torch.tensor(columns or [], dtype=torch.long))
         self.register_buffer("mean", torch.tensor(mean or [], dtype=torch.float64))
         self.register_buffer("scale", torch.tensor(scale or [], dtype=torch.float64))
+        target_mean, target_scale = state.get("target_mean"), state.get("target_scale")
+        self.unscale_targets = target_mean is not None
+        self.register_buffer("target_mean", torch.tensor(target_mean or [], dtype=torch.float64))
+        self.register_buffer("target_scale", torch.tensor(target_scale or [], dtype=torch.float64))
         self.network = copy.deepcopy(run.model("cpu"))  # moving this module leaves the run's model alone
         self.method = method
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self._network(x)
+        if self.unscale_targets:  # in float64, like Run.predict's y32 * scale64 + mean64
+            y = (y.to(torch.float64) * self.target_scale + self.target_mean).to(torch.float32)
+        return y
+
+    def _network(self, x: torch.Tensor) -> torch.Tensor:
         if self.select:
             x = torch.index_select(x, 1, self.columns)
         if self.standardise:  # in float64, like NumPy's (x32 - mean64) / scale64 in Run.predict

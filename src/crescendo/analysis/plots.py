@@ -55,6 +55,7 @@ def learning_curves(runs: Sequence[tuple[str, Run]], title: str = "Learning curv
     fig = Figure(figsize=FIGSIZE)
     ax = fig.add_subplot()
     drawn, values, names, monitors, problems = 0, [], [], [], []
+    units: list[str] = []
     for index, (label, run) in enumerate(runs):
         try:
             metrics = run.metrics
@@ -81,6 +82,8 @@ def learning_curves(runs: Sequence[tuple[str, Run]], title: str = "Learning curv
             ax.plot([best_epoch], [objective], "*", color=color, markersize=14, markeredgecolor="black")
         if run.monitor not in monitors:
             monitors.append(run.monitor)
+        if run.loss_units not in units:
+            units.append(run.loss_units)
     if not drawn:
         raise NoPlot("no learning curve to draw — " + ("; ".join(problems) or "no metrics were logged"))
     finite = [v for v in values if math.isfinite(v)]
@@ -88,7 +91,8 @@ def learning_curves(runs: Sequence[tuple[str, Run]], title: str = "Learning curv
         ax.set_yscale("log")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
-    ax.set_ylabel(", ".join(names))
+    # losses are in the units the models trained in: say so when targets were standardised
+    ax.set_ylabel(", ".join(names) + ("" if units in ([], ["targets"]) else f" (in {' / '.join(units)})"))
     ax.set_title(f"{title}\nsolid: validation, dashed: training, ★: best epoch on {', '.join(monitors)}")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))

@@ -199,6 +199,13 @@ class Run:
             self._models[key] = model
         return self._models[key]
 
+    def model_at(self, checkpoint: str | Path, device: str | torch.device = "cpu") -> Any:
+        """The model of any checkpoint of this run (e.g. checkpoints/last.ckpt), in eval mode, not cached."""
+        import torch
+
+        model = self.model_class.load_from_checkpoint(Path(checkpoint), map_location=torch.device(device))
+        return model.eval()
+
     # ------------------------------------------------------------------ inputs and prediction
     @property
     def input_module(self) -> ArrayRegressionDataModule:
@@ -219,6 +226,12 @@ class Run:
         return self._inputs
 
     @property
+    def loss_units(self) -> str:
+        """What the run's losses (metrics, objective, test_loss) are measured in: "standardized targets"
+        (data.normalize_targets) or "targets"; a run written before the setting existed: "targets"."""
+        return str(self.result.get("loss_units", "targets"))
+
+    @property
     def raw_input_dims(self) -> int:
         """Columns of the raw inputs `predict` expects (before feature selection)."""
         return int(self.input_module.state_dict()["raw_input_dims"])
@@ -236,20 +249,22 @@ class Run:
     def predict(self, x_raw: np.ndarray, device: str | torch.device = "cpu") -> np.ndarray:
         """Predictions (n, targets) for RAW inputs (n, raw features), in float32.
 
-        The run's own feature selection and input scaler are applied first. For a batched-ensemble
-        run this is the model's own output (the members' mean); see `predict_members`.
+        The run's own feature selection and input scaler are applied first; with
+        `data.normalize_targets` the outputs are mapped back to the targets' own units. For a
+        batched-ensemble run this is the model's own output (the members' mean); see `predict_members`.
         """
         x = self.transform_inputs(x_raw)
         model = self.model(device)
-        return _forward(model, x, device)
+        return self.input_module.inverse_transform_targets(_forward(model, x, device))
 
     def predict_members(self, x_raw: np.ndarray, device: str | torch.device = "cpu") -> np.ndarray:
-        """Each member's predictions (members, n, targets); a plain run is one member."""
+        """Each member's predictions (members, n, targets) in the targets' units; a plain run is one member."""
         x = self.transform_inputs(x_raw)
         model = self.model(device)
         if not callable(getattr(model, "predict_members", None)):
-            return _forward(model, x, device)[None]
-        return _forward(model, x, device, method="predict_members", member_axis=True)
+            return self.input_module.inverse_transform_targets(_forward(model, x, device)[None])
+        return self.input_module.inverse_transform_targets(
+            _forward(model, x, device, method="predict_members", member_axis=True))
 
     # ------------------------------------------------------------------ the data
     def datamodule(self, data_dir: str | Path | None = None, setup: bool = True) -> ArrayRegressionDataModule:

@@ -30,6 +30,7 @@ def run_rows(run: Run, full: bool = False) -> Rows:
     result = run.result
     rows: Rows = [("status", run.status),
                   (f"best {run.monitor} (objective, {run.mode})", run.objective),
+                  ("loss units", run.loss_units),
                   ("best epoch", result.get("best_epoch")),
                   ("dims", _dims(run)),
                   ("architecture", result.get("architecture")),

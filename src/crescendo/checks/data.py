@@ -21,7 +21,7 @@ def data_problems(cfg: Any) -> list[Problem]:
     from crescendo.data.builtin import BUILTINS
 
     found = loader_problems(cfg)
-    for key in ("normalize_inputs", "production_mode"):
+    for key in ("normalize_inputs", "normalize_targets", "production_mode"):
         found += flag(f"data.{key}", read(cfg, f"data.{key}"), f"use data.{key}=true or false")
     builtin, data_dir = read(cfg, "data.builtin"), read(cfg, "data.data_dir")
     if builtin not in (None, ABSENT) and builtin not in BUILTINS:

@@ -106,10 +106,28 @@ def _node(key: str, value: Any, example: str, nullable: bool, partial: bool) -> 
     return []
 
 
+def _unknown_keywords(optimizer: dict) -> list[Problem]:
+    """A key the optimizer's constructor does not take (`cr` adds any torch.optim keyword without '+',
+    so `model.optimizer.momentum=0.9` reaches here with Adam): named with the closest one."""
+    from crescendo.keywords import keyword_problem, table_keywords
+
+    target = str(optimizer.get("_target_"))
+    accepted = table_keywords(target)
+    if accepted is None:
+        return []
+    found = []
+    for name, value in optimizer.items():
+        if str(name).startswith("_") or name in accepted:
+            continue
+        found.append(Problem(f"model.optimizer.{name}", value, *keyword_problem(str(name), target, accepted)))
+    return found
+
+
 def optimizer_problems(optimizer: dict) -> list[Problem]:
     """What torch.optim's constructors refuse (lr ≥ 0, betas in [0, 1) ...), plus lr = 0: it learns nothing."""
     key = "model.optimizer"
-    found = number(f"{key}.lr", optimizer.get("lr", ABSENT), f"set e.g. {key}.lr=0.001", above=0)
+    found = _unknown_keywords(optimizer)
+    found += number(f"{key}.lr", optimizer.get("lr", ABSENT), f"set e.g. {key}.lr=0.001", above=0)
     for name in ("weight_decay", "eps", "momentum", "dampening"):
         found += number(f"{key}.{name}", optimizer.get(name, ABSENT), f"set {key}.{name}=0 or more", at_least=0)
     betas = optimizer.get("betas", ABSENT)

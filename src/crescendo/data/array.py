@@ -24,6 +24,7 @@ from crescendo.data.loaders import BlockedBatches, MemberBatches, TensorBatches
 from crescendo.data.original_arrays import OriginalArrays
 from crescendo.data.prepare import prepare
 from crescendo.data.splits import parse_ensemble_split, parse_feature_select
+from crescendo.data.targets import TargetTransform
 from crescendo.data.transform import InputTransform
 from crescendo.errors import ConfigError, DataError
 
@@ -46,6 +47,10 @@ class ArrayRegressionDataModule(OriginalArrays, L.LightningDataModule):
             (see `effective_batch_size`).
         normalize_inputs: standard-scale inputs with a scaler fit on the training rows only; its mean and
             scale travel in `state_dict()`, hence in every checkpoint.
+        normalize_targets: train on standard-scaled targets, the scaler fit on the training rows only (like
+            the inputs'); it travels the same way, and `inverse_transform_targets` (used by `Run.predict`,
+            cr-predict and cr-export) maps model outputs back to the targets' units. The logged losses are
+            in scaled units then (`crescendo.data.targets`).
         feature_select: keep only these input columns, e.g. "0:100,150:200" (stop excluded); applied
             before scaling. Null keeps all.
         production_mode: train on train+val+test. The val and test loaders still yield the original
@@ -102,6 +107,7 @@ class ArrayRegressionDataModule(OriginalArrays, L.LightningDataModule):
         pin_memory: bool = UNSET,
         drop_last: bool = UNSET,
         dataloader_kwargs: Mapping[str, Any] | None = None,
+        normalize_targets: bool = False,
     ) -> None:
         super().__init__()
         loader, self._spelling_problems = merge_loader_settings(
@@ -113,6 +119,7 @@ class ArrayRegressionDataModule(OriginalArrays, L.LightningDataModule):
         self.batch_size = batch_size
         self.pin_memory, self.drop_last = bool(loader["pin_memory"]), bool(loader["drop_last"])
         self.normalize_inputs = bool(normalize_inputs)
+        self.normalize_targets = bool(normalize_targets)
         self.feature_select = _plain(feature_select)
         self.production_mode = bool(production_mode)
         self.ensemble_split = _plain(ensemble_split)
@@ -124,6 +131,7 @@ class ArrayRegressionDataModule(OriginalArrays, L.LightningDataModule):
             "production_mode": self.production_mode, "ensemble_split": self.ensemble_split,
             "num_workers": num_workers, "n_members": n_members,
             "pin_memory": self.pin_memory, "drop_last": self.drop_last,
+            "normalize_targets": self.normalize_targets,
         })
         self.input_dims: int | None = None
         self.output_dims: int | None = None
@@ -135,6 +143,7 @@ class ArrayRegressionDataModule(OriginalArrays, L.LightningDataModule):
         self.member_train_rows: list[np.ndarray] | None = None
         self.batches_per_call = block_size(batches_per_call)
         self._transform: InputTransform | None = None
+        self._targets = TargetTransform(None, None)
         self._tensors: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     # ---------------------------------------------------------------- setup
@@ -159,10 +168,12 @@ class ArrayRegressionDataModule(OriginalArrays, L.LightningDataModule):
                 UserWarning, stacklevel=2,
             )
         prepared = prepare(None if self.builtin is not None else self.data_dir, self.builtin, self.feature_select,
-                           self.production_mode, ensemble, n_members, self.normalize_inputs)
+                           self.production_mode, ensemble, n_members, self.normalize_inputs, self.normalize_targets)
         if self._transform is not None:  # load_state_dict came first
             _check_same_inputs(data=prepared.transform, checkpoint=self._transform)
+            _check_same_targets(data=prepared.target_transform, checkpoint=self._targets)
         self._transform = prepared.transform
+        self._targets = prepared.target_transform
         self._tensors = dict(prepared.tensors)
         self.train_rows, self.member_train_rows = prepared.train_rows, prepared.member_train_rows
         self.input_dims, self.output_dims = prepared.transform.input_dims, prepared.output_dims
@@ -249,13 +260,22 @@ class ArrayRegressionDataModule(OriginalArrays, L.LightningDataModule):
             raise RuntimeError("transform_inputs needs setup() or load_state_dict(state) first")
         return self._transform.apply(x_raw)
 
+    @property
+    def target_transform(self) -> TargetTransform:
+        """The fitted target scaler (the identity without normalize_targets), after setup or load_state_dict."""
+        return self._targets
+
+    def inverse_transform_targets(self, y: np.ndarray) -> np.ndarray:
+        """Model outputs (..., targets) → the targets' own units (the identity without normalize_targets)."""
+        return self._targets.invert(y)
+
     def state_dict(self) -> dict[str, Any]:
         """The fitted input transform and dims; Lightning stores it in checkpoints under this class's name.
 
         Built anew at every call and never changed afterwards: `BufferedModelCheckpoint` keeps it uncopied."""
         if self._transform is None:
             return {}
-        return {**self._transform.state_dict(), "input_dims": self.input_dims,
+        return {**self._transform.state_dict(), **self._targets.state_dict(), "input_dims": self.input_dims,
                 "output_dims": self.output_dims, "feature_select": _describe(self.feature_select),
                 "normalize_inputs": self._transform.mean is not None}
 
@@ -264,10 +284,13 @@ class ArrayRegressionDataModule(OriginalArrays, L.LightningDataModule):
         if not state_dict:
             return
         transform = InputTransform.from_state_dict(state_dict)
+        targets = TargetTransform.from_state_dict(state_dict)
         if self._tensors:  # set up already (Lightning restores after setup when resuming a fit)
             _check_same_inputs(data=self._transform, checkpoint=transform)
+            _check_same_targets(data=self._targets, checkpoint=targets)
             return
         self._transform = transform
+        self._targets = targets
         self.input_dims = transform.input_dims
         self.output_dims = int(state_dict.get("output_dims")) if state_dict.get("output_dims") else None
 
@@ -287,7 +310,7 @@ class ArrayRegressionDataModule(OriginalArrays, L.LightningDataModule):
                             "crescendo with this data module, so its input scaler is unknown")
         hparams = dict(checkpoint.get("datamodule_hyper_parameters") or {})
         known = {"data_dir", "builtin", "batch_size", "normalize_inputs", "feature_select",
-                 "production_mode", "ensemble_split", "num_workers", "pin_memory", "drop_last"}
+                 "production_mode", "ensemble_split", "num_workers", "pin_memory", "drop_last", "normalize_targets"}
         module = cls(**{k: v for k, v in hparams.items() if k in known})
         module.load_state_dict(state)
         return module
@@ -309,6 +332,16 @@ def _check_same_inputs(data: InputTransform, checkpoint: InputTransform) -> None
         )
     warnings.warn("the input scaler fitted on the current data differs from the checkpoint's (the training "
                   "data changed); using the one fitted on the current data", UserWarning, stacklevel=3)
+
+
+def _check_same_targets(data: TargetTransform, checkpoint: TargetTransform) -> None:
+    """Resuming with other target settings would continue training on other units: refuse it."""
+    if data.active != checkpoint.active:
+        raise DataError(f"the checkpoint was trained with data.normalize_targets={str(checkpoint.active).lower()} "
+                        f"but this run sets {str(data.active).lower()} — use the setting it was trained with")
+    if not data.same_as(checkpoint):
+        warnings.warn("the target scaler fitted on the current data differs from the checkpoint's (the training "
+                      "data changed); using the one fitted on the current data", UserWarning, stacklevel=3)
 
 
 def shard_rows(n_rows: int, rank: int, world_size: int) -> torch.Tensor:

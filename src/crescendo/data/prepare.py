@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import torch
 from crescendo.data.builtin import load_builtin
 from crescendo.data.loading import OPTIONAL_FILES, REQUIRED_FILES, Split, check_splits, load_array_dir
 from crescendo.data.splits import EnsembleSplit, member_rows, select_columns
+from crescendo.data.targets import TargetTransform
 from crescendo.data.transform import InputTransform
 
 __all__ = ["Prepared", "prepare"]
@@ -33,7 +34,8 @@ MAX_CACHED_BYTES = 256 * 2**20
 
 @dataclass(frozen=True)
 class Prepared:
-    """Every split as float32 tensors (inputs scaled), the fitted transform and the training rows used."""
+    """Every split as float32 tensors (inputs scaled, targets too with normalize_targets), the fitted
+    transforms and the training rows used."""
 
     transform: InputTransform
     tensors: dict[str, tuple[torch.Tensor, torch.Tensor]]
@@ -43,22 +45,25 @@ class Prepared:
     n_train: int
     n_val: int
     n_test: int
+    target_transform: TargetTransform = field(default_factory=lambda: TargetTransform(None, None))
 
 
 _cache: dict[Hashable, Prepared] = {}
 
 
 def prepare(data_dir: str | None, builtin: str | None, feature_select: Any, production_mode: bool,
-            ensemble: EnsembleSplit | None, n_members: int | None, normalize: bool) -> Prepared:
+            ensemble: EnsembleSplit | None, n_members: int | None, normalize: bool,
+            normalize_targets: bool = False) -> Prepared:
     """Load, validate, select, merge, split and scale (settings already checked), or reuse the last result."""
     source = _source_key(data_dir, builtin)
-    key = None if source is None else (source, repr(feature_select), production_mode, ensemble, n_members, normalize)
+    key = None if source is None else (source, repr(feature_select), production_mode, ensemble, n_members, normalize,
+                                       normalize_targets)
     if key is not None and key in _cache:
         return _cache[key]
     load: Callable[[], dict[str, Split]] = (
         (lambda: check_splits(load_builtin(builtin), label=lambda role, split: f"built-in {builtin} {role}_{split}"))
         if builtin is not None else (lambda: load_array_dir(data_dir)))
-    prepared = _prepare(load(), feature_select, production_mode, ensemble, n_members, normalize)
+    prepared = _prepare(load(), feature_select, production_mode, ensemble, n_members, normalize, normalize_targets)
     _cache.clear()  # keep one dataset: a search uses one
     if key is not None:
         _cache[key] = prepared
@@ -66,7 +71,7 @@ def prepare(data_dir: str | None, builtin: str | None, feature_select: Any, prod
 
 
 def _prepare(splits: dict[str, Split], feature_select: Any, production_mode: bool, ensemble: EnsembleSplit | None,
-             n_members: int | None, normalize: bool) -> Prepared:
+             n_members: int | None, normalize: bool, normalize_targets: bool) -> Prepared:
     raw_input_dims = splits["train"].x.shape[1]
     columns = select_columns(feature_select, raw_input_dims)
     if columns is not None:
@@ -86,11 +91,12 @@ def _prepare(splits: dict[str, Split], feature_select: Any, production_mode: boo
         x_train, y_train = x_train[train_rows], y_train[train_rows]
 
     transform = InputTransform.fit(x_train, raw_input_dims, columns, normalize)
+    targets = TargetTransform.fit(y_train, normalize_targets)  # the training rows only, like the inputs
     arrays = {"train": (x_train, y_train)}
     arrays.update({name: (s.x, s.y) for name, s in splits.items() if name != "train"})
-    tensors = {name: (_tensor(transform.scale_selected(x)), _tensor(y)) for name, (x, y) in arrays.items()}
+    tensors = {name: (_tensor(transform.scale_selected(x)), _tensor(targets.apply(y))) for name, (x, y) in arrays.items()}
     return Prepared(transform, tensors, train_rows, member_train_rows, int(y_train.shape[1]), len(x_train),
-                    len(splits["val"].x), len(splits["test"].x) if "test" in splits else 0)
+                    len(splits["val"].x), len(splits["test"].x) if "test" in splits else 0, targets)
 
 
 def _source_key(data_dir: str | None, builtin: str | None) -> Hashable | None:

@@ -1,5 +1,6 @@
-"""The machine side of parallel search workers: cores, fork, processes per trial, the modules loaded
-once before forking, forking the workers and waiting for them, and the file lock they share."""
+"""The machine side of search workers: cores, fork, processes per trial, the modules loaded once
+before forking, forking the workers (or one before the set-up, to import meanwhile) and waiting for
+them, and the file lock they share."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -69,26 +70,104 @@ def preload_modules(modules: Sequence[str]) -> float:
     return time.perf_counter() - started
 
 
+def needs_preload(modules: Sequence[str]) -> bool:
+    """Whether importing `modules` is still to be done (a fresh `cr` process, not a test session)."""
+    return any(name not in sys.modules for name in modules)
+
+
 def run_workers(body: Callable[[int], int], n_workers: int) -> int:
     """Fork `n_workers` processes that each run `body(index)` and exit with its code; wait for them.
 
-    Returns the exit code of the whole. One worker's abort (a nonzero code other than
-    INTERRUPTED_CODE) stops the others with SIGTERM (they record their trials as interrupted); a
-    killed worker is reported, its trial is retried once its heartbeat expires.
+    Returns the exit code of the whole (see `wait_for`).
     """
     import multiprocessing
-    from multiprocessing.connection import wait
-
-    from hydra_plugins.crescendo_sweeper._signals import signals_ignored
 
     context = multiprocessing.get_context("fork")
-    sys.stdout.flush()
-    sys.stderr.flush()
+    _flush()
     workers = []
     for index in range(n_workers):
         process = context.Process(target=_worker_entry, args=(body, index), name=f"cr-worker-{index}", daemon=False)
         process.start()
         workers.append(process)
+    return wait_for(workers)
+
+
+class PreforkedWorker:
+    """A worker forked before the search's set-up (plan, checks, study): it imports the trials' modules
+    (torch and Lightning take seconds) on the other core while the set-up runs here, then runs what
+    `hand_over` sends it, or leaves on `cancel`. Both are serial work in one process: the import lock
+    and the GIL keep them from overlapping in threads.
+
+    `body(message, import_seconds)` runs in the worker and returns its exit code.
+    """
+
+    def __init__(self, preload: Sequence[str], body: Callable[[Any, float], int]) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")
+        self._receive, self._send = context.Pipe(duplex=False)
+        _flush()
+        self.process = context.Process(target=_preforked_entry, args=(tuple(preload), body, self._receive),
+                                       name="cr-worker-0", daemon=False)
+        self.process.start()
+        self._receive.close()
+        self._handed_over = False
+
+    def hand_over(self, message: Any) -> int:
+        """Send the work and wait for the worker; returns its exit code (see `wait_for`)."""
+        _flush()
+        self._send.send(message)
+        self._send.close()
+        self._handed_over = True
+        return wait_for([self.process])
+
+    def cancel(self) -> None:
+        """The set-up failed or stopped: the worker has written nothing; end it and reap it."""
+        if self._handed_over:
+            return
+        self._handed_over = True
+        with contextlib.suppress(OSError):
+            self._send.close()  # the worker reads EOF and leaves
+        self.process.join(timeout=1)
+        if self.process.is_alive():  # still importing
+            self.process.kill()
+            self.process.join()
+
+
+def _preforked_entry(preload: tuple[str, ...], body: Callable[[Any, float], int], receive: Any) -> None:
+    from hydra_plugins.crescendo_sweeper._signals import die_with_parent, exit_now
+
+    die_with_parent()
+    # Ctrl-C during the set-up is the parent's to handle (it cancels this worker, which wrote nothing)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    seconds = preload_modules(preload)
+    try:
+        message = receive.recv()
+    except (EOFError, OSError):
+        exit_now(0)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    code = 1
+    try:
+        code = body(message, seconds)
+    except BaseException:  # a bug: show it, as the command itself would
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        exit_now(code)
+
+
+def wait_for(workers: Sequence[Any]) -> int:
+    """Wait for started worker processes; returns the exit code of the whole.
+
+    One worker's abort (a nonzero code other than INTERRUPTED_CODE) stops the others with SIGTERM (they
+    record their trials as interrupted); a killed worker is reported, its trial is retried once its
+    heartbeat expires.
+    """
+    from multiprocessing.connection import wait
+
+    from hydra_plugins.crescendo_sweeper._signals import signals_ignored
+
     alive = {p.sentinel: p for p in workers}
     code = 0
     try:
@@ -119,6 +198,11 @@ def run_workers(body: Callable[[int], int], n_workers: int) -> int:
         print("cr: error: every worker was killed; run the same command again to finish the study", file=sys.stderr)
         code = 1
     return code
+
+
+def _flush() -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
 
 
 def _worker_entry(body: Callable[[int], int], index: int) -> None:

@@ -102,6 +102,7 @@ class ResultsWriter:
     objectives: list[str] | None
     param_names: list[str]
     n_trials: int
+    loss_units: str = "targets"  # what the objective's losses are measured in (data.normalize_targets)
     _rows: dict[int, list[Any]] = field(default_factory=dict)
 
     @property
@@ -180,6 +181,7 @@ class ResultsWriter:
             "storage": hide_password(self.storage),
             "direction": self.directions[0] if single else list(self.directions),
             "objectives": self.objectives,
+            "loss_units": self.loss_units,
             "n_trials": self.n_trials,
             "n_complete": counts.complete,
             "n_pruned": counts.pruned,

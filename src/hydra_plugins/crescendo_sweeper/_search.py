@@ -15,20 +15,29 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 import optuna
 from omegaconf import DictConfig, OmegaConf
 
 from crescendo.errors import ConfigError, CrescendoError
+from crescendo.result import LOSS_UNITS
 from crescendo.search.storage import close_connections, hide_password, share_storage
 from hydra_plugins.crescendo_sweeper._console import print_header, print_startup, print_summary
 from hydra_plugins.crescendo_sweeper._ledger import Counts, Ledger
 from hydra_plugins.crescendo_sweeper._plan import SearchPlan
-from hydra_plugins.crescendo_sweeper._processes import INTERRUPTED_CODE, cores, preload_modules, run_workers
+from hydra_plugins.crescendo_sweeper._processes import (
+    INTERRUPTED_CODE,
+    PreforkedWorker,
+    cores,
+    preload_modules,
+    run_workers,
+)
 from hydra_plugins.crescendo_sweeper._results import ResultsWriter
 from hydra_plugins.crescendo_sweeper._resume import check_resume, record_space
 from hydra_plugins.crescendo_sweeper._signals import SearchStopped
+from hydra_plugins.crescendo_sweeper._study_record import check_metric_names, metric_names, record_study
 from hydra_plugins.crescendo_sweeper._worker import SearchAborted, run_trials, write_results
 
 
@@ -36,14 +45,31 @@ class SearchInterrupted(Exception):
     """Ctrl-C or SIGTERM: the running trials were recorded as interrupted (not counted)."""
 
 
-def run_search(plan: SearchPlan, launcher: Any, config: DictConfig, extend_space: bool = False) -> optuna.Study:
+@dataclass
+class TrialPhase:
+    """What runs the trials needs once the set-up is done (sent to a preforked worker, so picklable)."""
+
+    plan: SearchPlan
+    sampler: Any  # the study's sampler after the start-up draws: the search continues its random stream
+    queued: int
+    n_workers: int
+    seed_offset: int
+    loss_units: str  # what the losses of optimization_results.yaml are in
+
+
+def run_search(plan: SearchPlan, launcher: Any, config: DictConfig, extend_space: bool = False,
+               worker: PreforkedWorker | None = None) -> optuna.Study:
     """Run the search of `plan` to `n_trials` finished trials. Raises ConfigError (before any trial),
-    SearchAborted, SearchInterrupted."""
-    study = open_study(plan, extend_space)
+    SearchAborted, SearchInterrupted.
+
+    `worker`: a process forked before the set-up that imported the trials' modules meanwhile; the
+    trials run there (and in the workers it forks), this process waits and writes the summary."""
+    names = metric_names(plan, config)
+    study = open_study(plan, extend_space, names)
+    record_study(study, names, config)
     ledger = Ledger(study, plan.n_trials, plan.dead_after)
-    writer = ResultsWriter(sweep_dir=plan.sweep_dir, study_name=plan.study_name, storage=plan.storage_url,
-                           directions=list(plan.directions), objectives=list(plan.objectives or []) or None,
-                           param_names=[p.name for p in plan.space.params], n_trials=plan.n_trials)
+    loss_units = LOSS_UNITS[OmegaConf.select(config, "data.normalize_targets", default=False) is True]
+    writer = results_writer(plan, loss_units)
     OmegaConf.save(config, plan.sweep_dir / "multirun.yaml")
     existing = ledger.trials()
     counts = Counts.of(existing)
@@ -52,18 +78,21 @@ def run_search(plan: SearchPlan, launcher: Any, config: DictConfig, extend_space
     n_workers = max(1, min(plan.n_jobs, plan.n_trials - counts.holding))
     print_header(plan, counts, OmegaConf.select(config, "monitor", default=None), n_workers,
                  max(1, cores() // n_workers))
-    startup_seconds = preload_modules(plan.preload) if plan.in_process else 0.0
+    worker = worker if plan.in_process else None
+    startup_seconds = preload_modules(plan.preload) if plan.in_process and worker is None else 0.0
     queued = _queue_startup_trials(ledger, plan, counts)
-    print_startup(startup_seconds, queued, min(plan.startup_workers, queued))
+    phase = TrialPhase(plan, study.sampler, queued, n_workers, seed_offset, loss_units)
     code = 0
     try:
-        if queued > 1:
-            code = _in_workers(ledger, plan, launcher, writer, min(plan.startup_workers, queued), seed_offset,
-                               queued_only=True)
-        if code == 0 and n_workers > 1:
-            code = _in_workers(ledger, plan, launcher, writer, n_workers, seed_offset, queued_only=False)
-        elif code == 0:
-            run_trials(ledger, plan, launcher, writer)
+        if worker is not None and _picklable(phase):
+            close_connections(study._storage)  # the worker opens its own
+            code = worker.hand_over(phase)
+        else:
+            if worker is not None:  # a sampler that cannot travel: run here, as without a worker
+                worker.cancel()
+                startup_seconds = preload_modules(plan.preload)
+            print_startup(startup_seconds, queued, min(plan.startup_workers, queued))
+            code = run_phase(phase, ledger, launcher, writer)
     except SearchStopped:
         code = INTERRUPTED_CODE
     finally:
@@ -77,8 +106,45 @@ def run_search(plan: SearchPlan, launcher: Any, config: DictConfig, extend_space
     return study
 
 
-def open_study(plan: SearchPlan, extend_space: bool = False) -> optuna.Study:
-    """Create the study, or load it to resume: same directions and the same search space only
+def results_writer(plan: SearchPlan, loss_units: str) -> ResultsWriter:
+    return ResultsWriter(sweep_dir=plan.sweep_dir, study_name=plan.study_name, storage=plan.storage_url,
+                         directions=list(plan.directions), objectives=list(plan.objectives or []) or None,
+                         param_names=[p.name for p in plan.space.params], n_trials=plan.n_trials,
+                         loss_units=loss_units)
+
+
+def run_phase(phase: TrialPhase, ledger: Ledger, launcher: Any, writer: ResultsWriter) -> int:
+    """The trials: the queued start-up ones in workers, then the rest (here, or in `n_workers`)."""
+    plan, queued = phase.plan, phase.queued
+    if queued > 1:
+        code = _in_workers(ledger, plan, launcher, writer, min(plan.startup_workers, queued), phase.seed_offset,
+                           queued_only=True)
+        if code != 0:
+            return code
+    if phase.n_workers > 1:
+        return _in_workers(ledger, plan, launcher, writer, phase.n_workers, phase.seed_offset, queued_only=False)
+    run_trials(ledger, plan, launcher, writer)
+    return 0
+
+
+def run_preforked(phase: TrialPhase, launcher: Any, import_seconds: float) -> int:
+    """The body of a preforked worker: its own connection to the study, then the trials."""
+    plan = phase.plan
+    print_startup(import_seconds, phase.queued, min(plan.startup_workers, phase.queued))
+
+    def trials() -> int:
+        study = optuna.load_study(study_name=plan.study_name, storage=plan.storage(), sampler=phase.sampler,
+                                  pruner=plan.make_pruner())
+        share_storage(plan.storage_url, study._storage)
+        # nonzero: the workers it forked stopped, and printed why
+        ledger = Ledger(study, plan.n_trials, plan.dead_after)
+        return run_phase(phase, ledger, launcher, results_writer(plan, phase.loss_units))
+
+    return _worker_code(trials)
+
+
+def open_study(plan: SearchPlan, extend_space: bool = False, names: list[str] | None = None) -> optuna.Study:
+    """Create the study, or load it to resume: same directions, metric `names` and search space only
     (`extend_space`: another space on purpose; see `_resume`). The space is recorded in the study."""
     if plan.own_storage:
         plan.sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -98,6 +164,7 @@ def open_study(plan: SearchPlan, extend_space: bool = False) -> optuna.Study:
                 f"hydra.sweeper.study_name={plan.study_name}: the study in {hide_password(plan.storage_url)} was "
                 f"created to {'/'.join(stored)}, this search asks {'/'.join(plan.directions)} — use another study_name "
                 "(or storage), or the same direction")
+        check_metric_names(study, names, plan)
         if check_resume(study, plan.space.distributions, study_name=plan.study_name, storage_url=plan.storage_url,
                         extend=extend_space):
             record_space(study, plan.space.distributions)
@@ -138,21 +205,42 @@ def _in_workers(ledger: Ledger, plan: SearchPlan, launcher: Any, writer: Results
             os.environ[name] = str(threads)
         if "torch" in sys.modules:
             sys.modules["torch"].set_num_threads(threads)
-        try:
+
+        def trials() -> int:
             study = optuna.load_study(study_name=plan.study_name, storage=plan.storage(),
                                       sampler=plan.make_sampler(seed_offset + index), pruner=plan.make_pruner())
             share_storage(plan.storage_url, study._storage)
             run_trials(Ledger(study, plan.n_trials, plan.dead_after), plan, launcher, writer, queued_only=queued_only)
-        except (SearchStopped, KeyboardInterrupt):
-            return INTERRUPTED_CODE
-        except SearchAborted as aborted:
-            print(f"cr: error: {aborted}", file=sys.stderr, flush=True)
-            return aborted.code
-        except CrescendoError as error:
-            print(f"cr: error: {error}", file=sys.stderr, flush=True)
-            return 2
-        except SystemExit as stop:
-            return stop.code if isinstance(stop.code, int) else 1
-        return 0
+            return 0
+
+        return _worker_code(trials)
 
     return run_workers(body, n_workers)
+
+
+def _picklable(phase: TrialPhase) -> bool:
+    import pickle
+
+    try:
+        pickle.dumps(phase)
+    except Exception:  # noqa: BLE001 - e.g. a user's sampler holding a lambda
+        return False
+    return True
+
+
+def _worker_code(trials: Any) -> int:
+    """Run `trials()` in a forked worker; its code, or what stopped it, becomes the worker's exit code
+    (the error printed here, once, as `cr` prints it)."""
+    try:
+        return trials()
+    except (SearchStopped, KeyboardInterrupt):
+        return INTERRUPTED_CODE
+    except SearchAborted as aborted:
+        if str(aborted):
+            print(f"cr: error: {aborted}", file=sys.stderr, flush=True)
+        return aborted.code
+    except CrescendoError as error:
+        print(f"cr: error: {error}", file=sys.stderr, flush=True)
+        return 2
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else 1

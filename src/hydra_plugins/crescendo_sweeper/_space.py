@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from crescendo.errors import ConfigError
-from crescendo.overrides import EXAMPLES
+from crescendo.overrides import EXAMPLES, normalize_overrides
 from hydra_plugins.crescendo_sweeper._grammar import (
     MISSING,
     SearchParam,
@@ -80,8 +80,11 @@ def parse_search_space(
     """
     parser = make_parser(config_loader)
     entries: list[tuple[str, str]] = []  # (where, override text)
+    # a Trainer or optimizer keyword the config does not declare is added, as `cr` does on its command line
+    target = None if config is None else _select_str(config, "model.optimizer._target_")
     for key, value in _flatten(params or {}):
-        entries.append((f"hydra.sweeper.params.{key}", f"{key}={value_text(value)}"))
+        text, = normalize_overrides([f"{key}={value_text(value)}"], optimizer_target=target)
+        entries.append((f"hydra.sweeper.params.{key}", text))
     entries.extend((f"'{text}'", text) for text in arguments)
 
     by_key: dict[str, tuple[str, "Override"]] = {}
@@ -105,6 +108,13 @@ def parse_search_space(
             param = _check_against_config(param, override, config, config_loader)
         space.params.append(param)
     return space
+
+
+def _select_str(config: "DictConfig", key: str) -> str | None:
+    from omegaconf import OmegaConf
+
+    value = OmegaConf.select(config, key, default=None, throw_on_resolution_failure=False)
+    return value if isinstance(value, str) else None
 
 
 def _flatten(params: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
@@ -152,6 +162,10 @@ def _check_against_config(
 
     key = override.key_or_group
     where = f"{param.key_element}={param.spec}"
+    if key == "data.normalize_targets":
+        raise ConfigError(f"{where}: cannot be searched — it changes the units of every loss, so trials' "
+                          f"{_select_str(config, 'monitor') or 'val/loss'} values could not be compared; give it "
+                          "one value (data.normalize_targets=true or false)")
     existing = OmegaConf.select(config, key, default=MISSING, throw_on_resolution_failure=False)
 
     if override.is_add() or override.is_force_add():
@@ -160,6 +174,7 @@ def _check_against_config(
                 f"{where}: +{key} adds a new key, but {key} exists already — drop the '+' "
                 f"(or write ++{key} to add or override)"
             )
+        _check_optimizer_keyword(key, where, config)
         return param
 
     options: list[str] = []
@@ -222,6 +237,18 @@ def _check_against_config(
                     file=sys.stderr,
                 )
     return param
+
+
+def _check_optimizer_keyword(key: str, where: str, config: "DictConfig") -> None:
+    """A searched keyword the configured torch.optim optimizer does not take (`cr` added it with '++')."""
+    from crescendo.keywords import keyword_problem, table_keywords
+
+    parent, _, name = key.rpartition(".")
+    target = _select_str(config, "model.optimizer._target_")
+    accepted = None if parent != "model.optimizer" or target is None else table_keywords(target)
+    if accepted is not None and name not in accepted:
+        what, fix = keyword_problem(name, target, accepted)
+        raise ConfigError(f"{where}: {what} — {fix}")
 
 
 def describe(distribution: "BaseDistribution") -> str:

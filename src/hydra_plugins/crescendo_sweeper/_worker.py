@@ -12,10 +12,12 @@ is recorded as interrupted and does not count, so running the same command again
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import sys
 import time
+from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import optuna
@@ -150,10 +152,11 @@ def outcome_of(job: JobReturn, objectives: Sequence[str] | None) -> Outcome:
     run_dir = _run_dir(job)
     if job.status != JobStatus.COMPLETED:
         error = getattr(job, "_return_value", None)  # JobReturn.return_value re-raises it
+        checkpoint = recorded_checkpoint(run_dir)  # a run that failed after training began kept its best
         if isinstance(error, optuna.TrialPruned):  # a task that raises it, as Optuna's examples do
-            return Outcome(TrialState.PRUNED, run_dir=run_dir)
-        return Outcome(TrialState.FAIL, run_dir=run_dir, error=_error_text(error), exception=error,
-                       abort=str(error) if isinstance(error, DataError) else None)
+            return Outcome(TrialState.PRUNED, run_dir=run_dir, checkpoint=checkpoint)
+        return Outcome(TrialState.FAIL, run_dir=run_dir, checkpoint=checkpoint, error=_error_text(error),
+                       exception=error, abort=str(error) if isinstance(error, DataError) else None)
 
     result = job.return_value
     if not isinstance(result, TrainResult):
@@ -179,6 +182,20 @@ def outcome_of(job: JobReturn, objectives: Sequence[str] | None) -> Outcome:
     if bad:
         return Outcome(TrialState.FAIL, error=f"objective is {bad[0]}", **common)
     return Outcome(TrialState.COMPLETE, values=tuple(float(v) for v in values), **common)  # type: ignore[arg-type]
+
+
+def recorded_checkpoint(run_dir: str | None) -> str | None:
+    """The best checkpoint a run that raised recorded in its result.json (`crescendo.train` writes it
+    before re-raising a failure), as an absolute path; None when there is none."""
+    if not run_dir:
+        return None
+    try:
+        record = json.loads((Path(run_dir) / "result.json").read_text())
+    except (OSError, ValueError):
+        return None
+    best = record.get("best_checkpoint") if isinstance(record, dict) else None
+    path = Path(run_dir) / best if isinstance(best, str) and best else None
+    return str(path.resolve()) if path is not None and path.is_file() else None
 
 
 def _run_dir(job: JobReturn) -> str | None:

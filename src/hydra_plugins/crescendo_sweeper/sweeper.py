@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 from hydra_plugins.crescendo_sweeper.config import CrescendoSweeperConf
 
 _INTERRUPTED_CODE = 130
+_IN_PROCESS_LAUNCHERS = ("CrescendoLauncher", "BasicLauncher")  # as _plan decides `in_process`
 
 
 class CrescendoSweeper(Sweeper):
@@ -40,18 +41,24 @@ class CrescendoSweeper(Sweeper):
         from crescendo.errors import CrescendoError, exit_with
         from crescendo.outputs import check_output_dirs
         from hydra_plugins.crescendo_sweeper._optuna_quiet import quiet_optuna
-        from hydra_plugins.crescendo_sweeper._plan import SearchPlan, check_trial_composes
-        from hydra_plugins.crescendo_sweeper._search import SearchInterrupted, run_search
-        from hydra_plugins.crescendo_sweeper._worker import SearchAborted
 
         assert self.config is not None and self.hydra_context is not None
         quiet_optuna()
         loader = self.hydra_context.config_loader
         try:
             check_output_dirs(self.config, "hydra.sweep.dir")  # before the study opens a file there
+        except CrescendoError as error:
+            exit_with(error)
+        worker = self._start_importing_worker()
+        try:
+            from hydra_plugins.crescendo_sweeper._plan import SearchPlan, check_trial_composes
+            from hydra_plugins.crescendo_sweeper._search import SearchInterrupted, run_search
+            from hydra_plugins.crescendo_sweeper._worker import SearchAborted
+
             plan = SearchPlan.from_config(self.settings, self.config, arguments, loader)
             check_trial_composes(plan, self.config, loader)
-            return run_search(plan, self.launcher, self.config, extend_space=bool(self.settings.extend_space))
+            return run_search(plan, self.launcher, self.config, extend_space=bool(self.settings.extend_space),
+                              worker=worker)
         except CrescendoError as error:
             exit_with(error)
         except SearchAborted as aborted:
@@ -61,3 +68,27 @@ class CrescendoSweeper(Sweeper):
         except SearchInterrupted:
             exit_with("interrupted: the running trials are recorded as interrupted and do not count — run the same "
                       "command again to finish the study", code=_INTERRUPTED_CODE)
+        finally:
+            if worker is not None:
+                worker.cancel()  # a set-up that failed or stopped: the worker wrote nothing
+
+    def _start_importing_worker(self) -> Any:
+        """A fresh `cr` process still has torch and Lightning to import (seconds): fork the worker that
+        will run the trials now, so that it imports them while this process builds the plan and opens
+        the study (`_processes.PreforkedWorker`). None where the trials do not run in this process's
+        children, or there is nothing left to import (a test session)."""
+        from hydra_plugins.crescendo_sweeper._processes import PreforkedWorker, can_fork, needs_preload
+
+        if type(self.launcher).__name__ not in _IN_PROCESS_LAUNCHERS or not can_fork():
+            return None
+        if not needs_preload(self.settings.preload):
+            return None
+        launcher = self.launcher
+
+        def body(phase: Any, import_seconds: float) -> int:
+            from hydra_plugins.crescendo_sweeper._search import run_preforked
+
+            return run_preforked(phase, launcher, import_seconds)
+
+        # the trials' side of the sweeper (Optuna among it) too
+        return PreforkedWorker([*self.settings.preload, "hydra_plugins.crescendo_sweeper._search"], body)
