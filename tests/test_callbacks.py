@@ -67,6 +67,8 @@ def _relative(value, run):
 def _assert_same(a, b, where="checkpoint"):
     if isinstance(a, torch.Tensor):
         assert isinstance(b, torch.Tensor) and torch.equal(a, b), where
+    elif type(a).__name__ == "ndarray":  # NumPy's generator state (crescendo.callbacks.RandomState)
+        assert type(a) is type(b) and (a == b).all(), where
     elif isinstance(a, dict):
         assert type(a) is type(b) and list(a) == list(b), where
         for key in a:

@@ -43,9 +43,9 @@ def test_trainer_options(compose_cfg, option):
     if cfg.trainer.accelerator == "cpu":
         trainer = instantiate(cfg.trainer, logger=False, enable_progress_bar=False)
         assert trainer.max_epochs == cfg.trainer.max_epochs
-    else:  # gpu / ddp need a GPU, which CI never has: check the target and keys instead
+    else:  # gpu / ddp / mps need a GPU, which CI never has: check the target and keys instead
         assert get_class(cfg.trainer._target_).__name__ == "Trainer"
-        assert cfg.trainer.accelerator == "gpu"
+        assert cfg.trainer.accelerator in ("gpu", "mps")
 
 
 @pytest.mark.parametrize("option", _options("callbacks"))

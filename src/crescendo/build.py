@@ -123,9 +123,12 @@ def build_callbacks(cfg: DictConfig, monitor: str, mode: str, show_progress: boo
     return callbacks
 
 
-def build_loggers(cfg: DictConfig) -> list[Any]:
-    """The configured loggers (null entries dropped)."""
-    return [instantiate(node) for node in (cfg.get("logger") or {}).values() if node]
+def build_loggers(cfg: DictConfig, tags: list[str] | None = None) -> list[Any]:
+    """The configured loggers (null entries dropped); those that take tags get the run's `tags`
+    unless their config sets its own (`crescendo.extras.logger_tags`)."""
+    from crescendo.extras import logger_tags
+
+    return [instantiate(node, **logger_tags(node, tags or [])) for node in (cfg.get("logger") or {}).values() if node]
 
 
 def _is_subclass(node: DictConfig, parent: type) -> bool:

@@ -16,6 +16,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from crescendo.errors import ConfigError, CrescendoError, NonFiniteLossError, exit_with
+from crescendo.extras import ask_for_tags
 from crescendo.overrides import check_override_syntax, normalize_overrides
 
 
@@ -25,6 +26,8 @@ def run(cfg: DictConfig):  # -> crescendo.result.TrainResult
     from crescendo.train import train  # imported late: `cr --help` must not pay for torch
 
     in_search = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    if not in_search:  # extras.enforce_tags: a person at a terminal is asked; otherwise the check refuses
+        ask_for_tags(cfg)
     try:
         result = train(cfg)
     except CrescendoError as error:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import os
 import time
 from typing import Any
 
@@ -22,6 +24,10 @@ class EpochCSVLogger(CSVLogger):
     Lightning calls `save` after every call, which reopened and appended to the file once an epoch
     (~0.2 ms, a tenth of a small model's epoch); here the file is written at most every
     `write_every_seconds`, and always at `finalize` (end of fit or test, and on any error).
+
+    A run resumed in its own directory (`ckpt_path=last`) continues its metrics.csv: CSVLogger deletes
+    the file it finds, so the rows of the epochs before the first one this run logs are read first and
+    handed over again ahead of it (a fresh run starts at epoch 0 and keeps none, as CSVLogger does).
     """
 
     def __init__(self, *args: Any, write_every_seconds: float = 1.0, **kwargs: Any) -> None:
@@ -31,6 +37,7 @@ class EpochCSVLogger(CSVLogger):
         self._held_step: int | None = None
         self._handed_over = False  # whether CSVLogger got a row (and so has a file to write)
         self._last_write = time.monotonic()
+        self._earlier_rows: list[dict[str, Any]] | None = _read_rows(os.path.join(self.log_dir, "metrics.csv"))
 
     @rank_zero_only  # under DDP the other ranks hold a dummy experiment (and write nothing)
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
@@ -61,7 +68,18 @@ class EpochCSVLogger(CSVLogger):
             held, step = self._held, self._held_step
             self._held = self._held_step = None
             self._handed_over = True
+            self._hand_over_earlier_epochs(held.get("epoch"))
             super().log_metrics(held, step)
+
+    def _hand_over_earlier_epochs(self, first_epoch: Any) -> None:
+        """The previous metrics.csv's rows of epochs before `first_epoch`, once, before this run's first row."""
+        rows, self._earlier_rows = self._earlier_rows, None
+        if not rows or not isinstance(first_epoch, (int, float)):
+            return
+        for row in rows:
+            if row.get("epoch", first_epoch) < first_epoch:
+                step = row.pop("step", None)
+                super().log_metrics(row, None if step is None else int(step))
 
 
 def _continues(held: dict[str, Any], held_step: int | None, metrics: dict[str, Any], step: int | None) -> bool:
@@ -74,6 +92,27 @@ def _continues(held: dict[str, Any], held_step: int | None, metrics: dict[str, A
         and not keys & set(held)
         and not any(key.startswith("test/") for key in keys | set(held))
     )
+
+
+def _read_rows(path: str) -> list[dict[str, Any]] | None:
+    """metrics.csv's rows as numbers (empty cells left out); None when there is no such file."""
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, newline="") as file:
+            rows = list(csv.DictReader(file))
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return None
+    parsed = []
+    for row in rows:
+        try:
+            values = {key: float(value) for key, value in row.items() if key and value not in (None, "")}
+        except ValueError:
+            return None  # not a file this logger wrote: CSVLogger replaces it
+        if "epoch" in values:
+            values["epoch"] = int(values["epoch"])
+        parsed.append(values)
+    return parsed
 
 
 def finish_wandb_runs(loggers: list[Any], failed: bool) -> None:

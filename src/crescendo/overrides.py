@@ -24,7 +24,8 @@ EXAMPLES = (
 )
 
 # keys declared in the packaged configs that users habitually pass with a leading '+'
-APPENDABLE_KEYS: tuple[str, ...] = ("data.data_dir",)
+APPENDABLE_KEYS: tuple[str, ...] = ("data.data_dir", "ckpt_path", "compile", "tags", "extras.print_config",
+                                   "extras.enforce_tags", "extras.ignore_warnings")
 
 
 #: the original Crescendo 0.0.4's keys, not declared in the packaged config (so that the config stays what

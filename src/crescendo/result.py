@@ -49,6 +49,7 @@ class TrainResult:
     early_stopping: dict[str, Any] | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)  # the run's `tags`
     loss_units: str = "targets"
     target_scaler: dict[str, list[float]] | None = None  # {"mean": [...], "scale": [...]} per target
 

@@ -26,14 +26,17 @@ from omegaconf import DictConfig
 from crescendo._lightning_private import entry_points_read_once
 from crescendo.batch_blocks import decide_batches_per_call
 from crescendo.build import build, build_callbacks, build_loggers, resolve_once
-from crescendo.callbacks import BestEpochMetrics, early_stopping_record
+from crescendo.callbacks import BestEpochMetrics, RandomState, early_stopping_record
 from crescendo.checks import check
+from crescendo.devices import check_accelerator, compile_model
 from crescendo.errors import ConfigError, NonFiniteLossError
+from crescendo.extras import apply_extras, run_tags
 from crescendo.lightning_console import quiet_lightning
 from crescendo.loggers import finish_wandb_runs
 from crescendo.hparams import LogHyperparams, run_hyperparams
 from crescendo.models.legacy_keys import model_node, scheduler_monitor
 from crescendo.result import LOSS_UNITS, TrainResult, effective_monitor
+from crescendo.resume import check_checkpoint_fits, checkpoint_path, read_checkpoint
 from crescendo.run_dir import save_resolved_config, save_result
 
 log = logging.getLogger(__name__)
@@ -58,9 +61,13 @@ def _train(cfg: DictConfig, loggers: list[Any]) -> TrainResult:
     """`train`'s body; the loggers it builds are appended to `loggers` for the caller to close."""
     started = time.perf_counter()
     check(cfg)  # every key against what its object accepts, before the run dir, data or any object exists
+    check_accelerator(cfg)
     _freeze_long_lived_objects()
     run_dir = Path(cfg.paths.output_dir)
     existed = set(run_dir.iterdir()) if run_dir.is_dir() else set()  # Hydra's files, or a reused dir's
+    resume_from = checkpoint_path(cfg.get("ckpt_path"), run_dir)
+    resumed = None if resume_from is None else read_checkpoint(cfg.ckpt_path, resume_from)
+    apply_extras(cfg, run_dir)
     quiet = bool(cfg.get("quiet", False))
     quiet_lightning(quiet)
     cfg = resolve_once(cfg)  # every interpolation once, not at every read (see crescendo.build)
@@ -80,10 +87,16 @@ def _train(cfg: DictConfig, loggers: list[Any]) -> TrainResult:
                                           bool(getattr(datamodule, "production_mode", False)))
     model = build(model_node(cfg.model), input_dims=datamodule.input_dims, output_dims=datamodule.output_dims,
                   monitor=scheduler_watches, **blocks)
-    best_epoch = BestEpochMetrics(monitor, mode)
+    if resumed is not None:  # before the trainer exists or anything is written into the run dir
+        check_checkpoint_fits(cfg.ckpt_path, resumed, model)
+        del resumed  # Lightning reads the file again in fit
+    if cfg.get("compile", False):
+        compile_model(model)
+    best_epoch = BestEpochMetrics(monitor, mode, run_dir=str(run_dir.resolve()))
     _set_cpu_threads(cfg.get("cpu_threads", "auto"), model, datamodule)
-    callbacks = _build_callbacks(cfg, monitor, mode, quiet) + [best_epoch]
-    loggers.extend(build_loggers(cfg))
+    # the random generators travel with each checkpoint, so a resumed run draws what this one would have
+    callbacks = _build_callbacks(cfg, monitor, mode, quiet) + [best_epoch, RandomState()]
+    loggers.extend(build_loggers(cfg, run_tags(cfg)))
     if loggers:  # each logger gets the resolved config once (after best_epoch: it reads the best value)
         callbacks.append(LogHyperparams(run_hyperparams(cfg), monitor, best_epoch))
     trainer_kwargs: dict[str, Any] = {"callbacks": callbacks, "logger": list(loggers) or False}
@@ -111,11 +124,15 @@ def _train(cfg: DictConfig, loggers: list[Any]) -> TrainResult:
         n_train=datamodule.n_train,
         n_val=datamodule.n_val,
         n_test=datamodule.n_test,
+        tags=run_tags(cfg),
         **_loss_units(datamodule),
     )
     fit_started = time.perf_counter()
     try:
-        trainer.fit(model, datamodule=datamodule)
+        # ckpt_path: Lightning restores weights, optimizer, schedulers, loops and callbacks' states (our
+        # own checkpoint: its hyperparameters hold modules and partials, hence weights_only=False)
+        trainer.fit(model, datamodule=datamodule, ckpt_path=None if resume_from is None else str(resume_from),
+                    weights_only=False)
     except Exception as error:  # recorded in result.json, then re-raised for the caller (the sweeper: FAIL)
         if _is_pruned(error):  # a result, not a failure: what it had reached, and its checkpoint
             result.status = "pruned"

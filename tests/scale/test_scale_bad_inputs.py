@@ -492,7 +492,46 @@ LOGGER_CASES: list[Case] = [  # logger groups and their optional extras
 ]
 
 # (separator: keeps the lists' edits in separate hunks)
-RUN_KEY_CASES: list[Case] = []  # top-level keys: ckpt_path, compile, tags, extras, debug, trainer presets
+RUN_KEY_CASES: list[Case] = [  # top-level keys: ckpt_path, compile, tags, extras, debug, trainer presets
+    Case("ckpt-path-missing", ["data=diabetes", "ckpt_path={tmp}/nowhere/last.ckpt"],
+         [("cr: error: ckpt_path={tmp}/nowhere/last.ckpt: {tmp}/nowhere/last.ckpt does not exist — give an existing "
+          ".ckpt file")]),
+    Case("ckpt-path-plus-missing", ["data=diabetes", "+ckpt_path={tmp}/gone.ckpt"],
+         ["cr: error: ckpt_path={tmp}/gone.ckpt: {tmp}/gone.ckpt does not exist"]),
+    Case("ckpt-path-directory", ["data=diabetes", "ckpt_path={tmp}"],
+         [("cr: error: ckpt_path={tmp}: is a directory, not a checkpoint file — name the file, e.g. "
+          "ckpt_path={tmp}/checkpoints/last.ckpt")]),
+    Case("ckpt-path-last-without-last-ckpt", ["data=diabetes", "ckpt_path=last"],
+         ["cr: error: ckpt_path=last: ", ("/checkpoints/last.ckpt does not exist — point hydra.run.dir at the run "
+          "to continue")]),
+    Case("ckpt-path-last-in-empty-run-dir", ["data=diabetes", "ckpt_path=last", "hydra.run.dir={tmp}/old_run"],
+         ["cr: error: ckpt_path=last: {tmp}/old_run/checkpoints/last.ckpt does not exist — point hydra.run.dir"]),
+    Case("ckpt-path-not-a-checkpoint", ["data=diabetes", "ckpt_path={bad}/garbage/X_train.npy"],
+         ["cr: error: ckpt_path={bad}/garbage/X_train.npy: {bad}/garbage/X_train.npy is not a checkpoint (",
+          ") — give a .ckpt file that cr wrote"]),
+    Case("ckpt-path-other-architecture", ["data=regression", "+data.data_dir={data}", "model.architecture=[7]",
+                                          "data.batch_size=16", "ckpt_path={run}/checkpoints/last.ckpt"],
+         [("cr: error: ckpt_path={run}/checkpoints/last.ckpt: the checkpoint's model does not match this run's "
+          "model.* settings (weights: "), "— resume with the run's own model settings"]),
+    Case("ckpt-path-missing-in-search", [*SEARCH, "ckpt_path={tmp}/none.ckpt"],
+         ["cr: error: ckpt_path={tmp}/none.ckpt: {tmp}/none.ckpt does not exist"], search=True),
+    Case("ckpt-path-last-in-search", [*SEARCH, "ckpt_path=last"],
+         [("cr: error: ckpt_path=last: cannot be used in a search: every trial gets a new run directory, without a "
+          "last.ckpt — give a checkpoint file")], search=True),
+    Case("compile-not-a-bool", ["data=diabetes", "compile=maybe"],
+         ["cr: error: compile=maybe: must be true or false, not a string — use compile=true or compile=false"]),
+    Case("tags-not-a-list", ["data=diabetes", "tags=5"],
+         ["cr: error: tags=5: must be a list of names — use e.g. 'tags=[dev, baseline]' or tags=[]"]),
+    Case("extras-unknown-key", ["data=diabetes", "extras.print_cfg=true"],
+         ["cr: error: extras.print_cfg: not a key of the config — did you mean extras.print_config?"]),
+    Case("extras-not-a-bool", ["data=diabetes", "extras.print_config=loud"],
+         ["cr: error: extras.print_config=loud: must be true or false or null, not a string"]),
+    Case("debug-unknown-preset", ["data=diabetes", "debug=profile"],
+         [("cr: error: debug=profile: no such option — choose one of default, fast_dev_run, fdr, limit, overfit, "
+          "profiler")]),
+    Case("trainer-mps-without-mps", ["data=diabetes", "trainer=mps"],
+         ["cr: error: trainer.accelerator=mps: this machine has no Apple silicon GPU (MPS) — use trainer=cpu"]),
+]
 
 # (separator)
 ORIGINAL_RESULTS = Path(__file__).resolve().parents[1] / "analysis" / "crescendo_0_0_4"  # written by 0.0.4

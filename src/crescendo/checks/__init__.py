@@ -20,6 +20,7 @@ from crescendo.checks.data import data_problems
 from crescendo.checks.loggers import logger_problems
 from crescendo.checks.model import model_problems
 from crescendo.checks.run import run_problems
+from crescendo.checks.run_keys import run_key_problems
 from crescendo.checks.trainer import trainer_problems
 from crescendo.errors import ConfigError
 
@@ -29,8 +30,8 @@ __all__ = ["Problem", "check", "plain", "problems", "show"]
 def problems(cfg: Any) -> list[Problem]:
     """Every problem of the composed config `cfg`, in key order: a DictConfig, or a plain dict with its
     interpolations resolved (`plain(cfg)`: reads are then dict lookups)."""
-    return [*run_problems(cfg), *data_problems(cfg), *model_problems(cfg), *trainer_problems(cfg),
-            *logger_problems(cfg)]
+    return [*run_problems(cfg), *run_key_problems(cfg), *data_problems(cfg), *model_problems(cfg),
+            *trainer_problems(cfg), *logger_problems(cfg)]
 
 
 def check(cfg: Any) -> None:
