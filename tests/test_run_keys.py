@@ -125,12 +125,11 @@ def test_compile_without_a_cxx_compiler_is_a_config_error(compose_cfg, monkeypat
 
 def test_tags_reach_result_json_and_mlflow(compose_cfg, data_dir, tmp_path, monkeypatch):
     mlflow = pytest.importorskip("mlflow")
-    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 keeps its file store only on request
     cfg = compose_cfg(f"data.data_dir={data_dir}", "trainer.max_epochs=1", "logger=mlflow", "tags=[dev, baseline]",
                       f"paths.root_dir={tmp_path}")
     result = train(cfg)
     assert json.loads((Path(result.run_dir) / "result.json").read_text())["tags"] == ["dev", "baseline"]
-    client = mlflow.MlflowClient(tracking_uri=f"file:{tmp_path}/mlruns")
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")  # logger=mlflow's default store
     experiment = client.get_experiment_by_name("train")
     (run,) = client.search_runs([experiment.experiment_id])
     assert {"dev", "baseline"} <= set(run.data.tags)

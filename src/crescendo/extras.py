@@ -76,7 +76,7 @@ def logger_tags(node: Any, tags: list[str]) -> dict[str, Any]:
     if not tags or node.get("tags"):
         return {}
     target = str(node.get("_target_", "")).rsplit(".", 1)[-1]
-    if target == "MLFlowLogger":
+    if target.lower() == "mlflowlogger":  # Lightning's MLFlowLogger, or crescendo's MLflowLogger over it
         return {"tags": {tag: "" for tag in tags}}
     if target == "WandbLogger":
         return {"tags": list(tags)}
