@@ -91,7 +91,9 @@ def _missing_option(error: Any) -> ConfigError:
     group, _, option = missing.rpartition("/")
     if not group or not options:
         return ConfigError(f"{missing or _one_line(str(error))}: no such config — check the command line")
-    closest = difflib.get_close_matches(option, options, n=1, cutoff=0.5)
+    # an option the name begins (debug=fast → fast_dev_run) before difflib's closest spelling
+    closest = [o for o in options if option and o.startswith(option)][:1] or \
+        difflib.get_close_matches(option, options, n=1, cutoff=0.5)
     hint = f" (closest: {group}={closest[0]})" if closest else ""
     return ConfigError(f"{group}={option}: no such option — choose one of {', '.join(options)}{hint}")
 

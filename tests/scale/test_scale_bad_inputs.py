@@ -321,9 +321,10 @@ HYDRA_CASES = [
     Case("hydra-option-hparams-search", ["data=diabetes", "hparams_search=optuma"],
          ["cr: error: hparams_search=optuma: no such option — choose one of optuna"]),
     Case("hydra-option-experiment", ["data=diabetes", "experiment=nope"],
-         ["cr: error: experiment=nope: no such option — choose one of diabetes_quick"]),
+         ["cr: error: experiment=nope: no such option — choose one of crescendo_0_0_4, diabetes_quick, example"]),
     Case("hydra-option-debug", ["data=diabetes", "debug=fast"],
-         ["cr: error: debug=fast: no such option — choose one of fast_dev_run, fdr, limit, overfit"]),
+         ["cr: error: debug=fast: no such option — choose one of default, fast_dev_run, fdr, limit, overfit, profiler "
+          "(closest: debug=fast_dev_run)"]),
     Case("hydra-option-launcher", [*SEARCH, "hydra/launcher=nope"], ["cr: error: hydra/launcher=nope: no such option"],
          search=True),
     Case("hydra-option-in-search", [*SEARCH, "model=mlpp"], ["cr: error: model=mlpp: no such option"], search=True),
