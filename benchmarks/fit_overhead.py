@@ -176,8 +176,9 @@ def lightning_loop(directory: Path, widths: list[int], batch: int = BATCH, epoch
 
 
 def widths_of(architecture: int, n_in: int, n_out: int) -> list[int]:
-    """crescendo's int architecture: N hidden widths ramping linearly from input to output (rounded)."""
-    return [max(1, int(w)) for w in np.rint(np.linspace(n_in, n_out, architecture + 2)[1:-1])]
+    """crescendo's int architecture: N hidden widths ramping linearly from input to output (truncated,
+    as Crescendo 0.0.4's astype(int))."""
+    return [max(1, int(w)) for w in np.linspace(n_in, n_out, architecture + 2)[1:-1].astype(np.int64)]
 
 
 def cr_fit(directory: Path, out: Path, *extra: str) -> tuple[float, float, list[int], float]:

@@ -44,7 +44,7 @@ n_in, n_out, n_train, n_val = x_train.shape[1], y_train.shape[1], len(x_train), 
 
 def hidden_widths(n_hidden):
     """N hidden layers ramping linearly from the input to the output width (N + 2 points, interior ones)."""
-    return [max(1, int(w)) for w in np.rint(np.linspace(n_in, n_out, n_hidden + 2)[1:-1])]
+    return [max(1, int(w)) for w in np.linspace(n_in, n_out, n_hidden + 2)[1:-1].astype(np.int64)]  # truncated, as cr
 
 
 def mlp(widths, batch_norm):
