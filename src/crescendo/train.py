@@ -154,6 +154,8 @@ def _train(cfg: DictConfig, loggers: list[Any]) -> TrainResult:
         _finish(result, trainer, best_epoch, fit_started, setup_seconds, started)
         raise
     result.fit_seconds = time.perf_counter() - fit_started
+    # read now: testing the best checkpoint restores the callbacks' states of that (earlier) epoch
+    result.early_stopping = early_stopping_record(trainer)
 
     _read_best(result, trainer, best_epoch)
     if not math.isfinite(result.objective):
@@ -295,5 +297,6 @@ def _finish(
     if result.test_loss is not None:
         result.metrics["test/loss"] = result.test_loss
     result.metrics["fit_seconds"] = result.fit_seconds
-    result.early_stopping = early_stopping_record(trainer)
+    if not fit_done:  # a run that stopped in fit (pruned, failed): its callbacks are as fit left them
+        result.early_stopping = early_stopping_record(trainer)
     save_result(result.to_json(), Path(result.run_dir))
