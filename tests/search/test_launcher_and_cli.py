@@ -57,6 +57,35 @@ def test_fast_composition_matches_hydra(hydra_master, job):
     fast = launcher.compose(overrides)
     slow = hydra_.config_loader.load_sweep_config(master, overrides)
     assert OmegaConf.to_container(fast) == OmegaConf.to_container(slow)
+    assert (OmegaConf.is_struct(fast), OmegaConf.is_readonly(fast.hydra)) == (OmegaConf.is_struct(slow),
+                                                                             OmegaConf.is_readonly(slow.hydra))
+
+
+def test_a_worker_composes_from_the_configs_its_parent_composed(hydra_master, monkeypatch):
+    """What a preforked worker receives (`composed`, pickled through the pipe) spares it Hydra's
+    composition, and gives the same job config."""
+    import pickle
+
+    from hydra_plugins.crescendo_sweeper.launcher import CrescendoLauncher
+
+    hydra_, master, context = hydra_master
+    fixed = [o for o in master.hydra.overrides.task if "interval" not in o and "choice" not in o]
+    parent = CrescendoLauncher()
+    parent.setup(hydra_context=context, task_function=lambda cfg: None, config=master)
+    parent.compose([*fixed, "model.optimizer.lr=0.001", "data.batch_size=32"])
+    shipped = pickle.loads(pickle.dumps(parent.composed()))
+
+    job = [*fixed, "model.optimizer.lr=0.005", "data.batch_size=64", "model.batch_norm=True"]
+    expected = OmegaConf.to_container(hydra_.config_loader.load_sweep_config(master, job))
+    worker = CrescendoLauncher()
+    worker.setup(hydra_context=context, task_function=lambda cfg: None, config=master)
+    worker.adopt_composed(shipped)
+
+    def composes_again(*args, **kwargs):
+        raise AssertionError("the worker composed from scratch")
+
+    monkeypatch.setattr(context.config_loader, "load_sweep_config", composes_again)
+    assert OmegaConf.to_container(worker.compose(job)) == expected
 
 
 def test_the_lean_job_runner_matches_hydras_run_job(hydra_master, tmp_path):

@@ -179,13 +179,18 @@ class SearchPlan:
         )
 
 
-def check_trial_composes(plan: SearchPlan, config: DictConfig, config_loader: Any) -> None:
-    """Compose one job's config (first choice / lower end of each key) to catch what Hydra rejects."""
+def probe_overrides(plan: SearchPlan) -> list[str]:
+    """Job 0's overrides with the first choice / lower end of each searched key."""
     from optuna.distributions import CategoricalDistribution
 
     values = {p.name: p.distribution.choices[0] if isinstance(p.distribution, CategoricalDistribution)
               else p.distribution.low for p in plan.space.params}
-    overrides = plan.overrides_for(0, values)
+    return plan.overrides_for(0, values)
+
+
+def check_trial_composes(plan: SearchPlan, config: DictConfig, config_loader: Any) -> None:
+    """Compose one job's config (first choice / lower end of each key) to catch what Hydra rejects."""
+    overrides = probe_overrides(plan)
     try:
         config_loader.load_sweep_config(config, overrides)
     except Exception as error:

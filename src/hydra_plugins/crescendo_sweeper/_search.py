@@ -28,7 +28,7 @@ from crescendo.search.storage import close_connections, hide_password, share_sto
 from hydra_plugins.crescendo_sweeper._console import print_header, print_startup, print_summary
 from hydra_plugins.crescendo_sweeper._ledger import Counts, Ledger
 from hydra_plugins.crescendo_sweeper._mlflow import close_study_run, open_study_run
-from hydra_plugins.crescendo_sweeper._plan import SearchPlan
+from hydra_plugins.crescendo_sweeper._plan import SearchPlan, probe_overrides
 from hydra_plugins.crescendo_sweeper._processes import (
     INTERRUPTED_CODE,
     PreforkedWorker,
@@ -57,6 +57,7 @@ class TrialPhase:
     n_workers: int
     seed_offset: int
     loss_units: str  # what the losses of optimization_results.yaml are in
+    composed: dict = dataclasses.field(default_factory=dict)  # the launcher's composed configs (see launcher.py)
 
 
 def run_search(plan: SearchPlan, launcher: Any, config: DictConfig, extend_space: bool = False,
@@ -88,7 +89,8 @@ def run_search(plan: SearchPlan, launcher: Any, config: DictConfig, extend_space
     worker = worker if plan.in_process else None
     startup_seconds = preload_modules(plan.preload) if plan.in_process and worker is None else 0.0
     queued = _queue_startup_trials(ledger, plan, counts)
-    phase = TrialPhase(plan, study.sampler, queued, n_workers, seed_offset, loss_units)
+    phase = TrialPhase(plan, study.sampler, queued, n_workers, seed_offset, loss_units,
+                       _compose_for_worker(launcher, plan) if worker is not None else {})
     code = 0
     ran = False  # whether the trial loop ended normally (else the study's MLflow run ends FAILED)
     try:
@@ -143,6 +145,8 @@ def run_phase(phase: TrialPhase, ledger: Ledger, launcher: Any, writer: ResultsW
 def run_preforked(phase: TrialPhase, launcher: Any, import_seconds: float) -> int:
     """The body of a preforked worker: its own connection to the study, then the trials."""
     plan = phase.plan
+    if phase.composed:
+        launcher.adopt_composed(phase.composed)
     print_startup(import_seconds, phase.queued, min(plan.startup_workers, phase.queued))
 
     def trials() -> int:
@@ -241,6 +245,18 @@ def _in_workers(ledger: Ledger, plan: SearchPlan, launcher: Any, writer: Results
         return _worker_code(trials)
 
     return run_workers(body, n_workers)
+
+
+def _compose_for_worker(launcher: Any, plan: SearchPlan) -> dict:
+    """The preforked worker is still importing torch: compose the jobs' config here meanwhile (its
+    first composition, ~0.4 s, would otherwise delay the first trial and again the first serial one)."""
+    if not hasattr(launcher, "composed"):  # Hydra's basic launcher composes every job from scratch
+        return {}
+    try:
+        launcher.compose(probe_overrides(plan))
+    except Exception:  # noqa: BLE001 - check_trial_composes passed; a job that fails reports it itself
+        return {}
+    return launcher.composed()
 
 
 def _picklable(phase: TrialPhase) -> bool:
