@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from crescendo.analysis._files import MULTIRUN_FILE, member_dirs
+from crescendo.analysis.model_sets import SharedArrays
 from crescendo.analysis.run import Run
 from crescendo.errors import CrescendoError
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["Ensemble"]
 
 
-class Ensemble:
+class Ensemble(SharedArrays):
     """Members that predict together: ``predict(X) -> (members, n, targets)``.
 
     >>> ens = Ensemble([run_a, run_b, "results/train/runs/..."])
@@ -101,33 +102,6 @@ class Ensemble:
         options = getattr(self, "_original_options", {})
         return [Estimator(run.path, data_dir=options.get("data_dir"), verbose=options.get("verbose", False),
                           use_checkpoint=options.get("use_checkpoint", "best_epoch")) for run in self.runs]
-
-    def _shared(self, name: str) -> np.ndarray:
-        """0.0.4's X_val/X_test/Y_val/Y_test of an ensemble: the first member's, the second must agree."""
-        from crescendo.analysis.model_sets import same_arrays
-
-        estimators = self.estimators[:2]
-        first = getattr(estimators[0], name)
-        if len(estimators) > 1 and not same_arrays(first, getattr(estimators[1], name)):
-            raise CrescendoError(f"{estimators[1].results_dir}: its {name} differs from the first member's — "
-                                 "the members were not validated on the same data")
-        return first
-
-    @property
-    def X_val(self) -> np.ndarray:
-        return self._shared("X_val")
-
-    @property
-    def X_test(self) -> np.ndarray:
-        return self._shared("X_test")
-
-    @property
-    def Y_val(self) -> np.ndarray:
-        return self._shared("Y_val")
-
-    @property
-    def Y_test(self) -> np.ndarray:
-        return self._shared("Y_test")
 
     def __repr__(self) -> str:
         where = f"{str(self.path)!r}, " if self.path else ""

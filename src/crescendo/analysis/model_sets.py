@@ -19,10 +19,41 @@ from crescendo.analysis.estimator import Estimator
 from crescendo.analysis.roots import run_dirs
 from crescendo.errors import CrescendoError
 
-__all__ = ["HPTunedSet", "ModelSet", "same_arrays"]
+__all__ = ["HPTunedSet", "ModelSet", "SharedArrays", "same_arrays"]
 
 
-class ModelSet:
+class SharedArrays:
+    """0.0.4's X_val/X_test/Y_val/Y_test of several estimators (a `ModelSet`, an `Ensemble`): the
+    first estimator's arrays; the second must agree, as 0.0.4 asserted."""
+
+    estimators: list[Estimator]
+
+    def _shared(self, name: str) -> np.ndarray:
+        estimators = self.estimators[:2]
+        first = getattr(estimators[0], name)
+        if len(estimators) > 1 and not same_arrays(first, getattr(estimators[1], name)):
+            raise CrescendoError(f"{estimators[1].results_dir}: its {name} differs from "
+                                 f"{estimators[0].results_dir}'s — the runs were not trained on the same data")
+        return first
+
+    @property
+    def X_val(self) -> np.ndarray:
+        return self._shared("X_val")
+
+    @property
+    def X_test(self) -> np.ndarray:
+        return self._shared("X_test")
+
+    @property
+    def Y_val(self) -> np.ndarray:
+        return self._shared("Y_val")
+
+    @property
+    def Y_test(self) -> np.ndarray:
+        return self._shared("Y_test")
+
+
+class ModelSet(SharedArrays):
     """0.0.4's `ModelSet(results_dirs, verbose=False, data_dir=None, use_checkpoint="best_epoch")`:
     one `Estimator` per run directory. New call: ``[load(d) for d in dirs]`` or ``Ensemble(dirs)``."""
 
@@ -47,40 +78,16 @@ class ModelSet:
         return [Estimator(d, data_dir=self._data_dir, verbose=self._verbose, use_checkpoint=self._use_checkpoint)
                 for d in self._results_dirs]
 
-    def _shared(self, name: str) -> np.ndarray:
-        """An array every estimator shares (0.0.4 asserted the first two agree)."""
-        first = getattr(self.estimators[0], name)
-        if len(self.estimators) > 1 and not same_arrays(first, getattr(self.estimators[1], name)):
-            raise CrescendoError(f"{self.estimators[1].results_dir}: its {name} differs from "
-                                 f"{self.estimators[0].results_dir}'s — the runs were not trained on the same data")
-        return first
-
-    @cached_property
-    def X_val(self) -> np.ndarray:
-        return self._shared("X_val")
-
-    @cached_property
-    def X_test(self) -> np.ndarray:
-        return self._shared("X_test")
-
-    @cached_property
-    def Y_val(self) -> np.ndarray:
-        return self._shared("Y_val")
-
-    @cached_property
-    def Y_test(self) -> np.ndarray:
-        return self._shared("Y_test")
-
 
 class HPTunedSet(ModelSet):
     """0.0.4's `HPTunedSet`: the runs of a search. New call: ``load(sweep_dir)`` → `Sweep`, whose
     ``best_run`` is ranked by the objective the search recorded."""
 
-    @cached_property
+    @property
     def X_val_scaled(self) -> np.ndarray:
         return self._shared("X_val_scaled")
 
-    @cached_property
+    @property
     def X_test_scaled(self) -> np.ndarray:
         return self._shared("X_test_scaled")
 
