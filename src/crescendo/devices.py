@@ -1,16 +1,19 @@
 """What needs the machine itself: whether the chosen accelerator exists here, and `compile=true`.
 
 Neither can be judged by `crescendo.checks` (torch-free, and run by a search's own process, which may
-sit on a machine without the trials' GPUs); `train` calls them before any data is read.
+sit on a machine without the trials' GPUs); `train` calls them before any data is read, and a search
+whose trials run in its own process checks the accelerator before its study opens. Importing this
+module imports neither torch nor Lightning; asking about a GPU or MPS imports Lightning.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from crescendo.errors import ConfigError
+
+if TYPE_CHECKING:  # a search's own process checks the accelerator without importing torch for a CPU search
+    from torch import nn
 
 #: what `trainer.accelerator=<name>` needs, and the preset that runs on this machine instead
 _NEEDS = {"mps": ("Apple silicon GPU (MPS)", "trainer=cpu (or trainer=gpu on a CUDA machine)"),
@@ -35,7 +38,7 @@ def check_accelerator(cfg: Any) -> None:
         raise ConfigError(f"trainer.accelerator={accelerator}: this machine has no {needs} — use {fix}")
 
 
-def compile_model(model: nn.Module) -> None:
+def compile_model(model: "nn.Module") -> None:
     """torch.compile each child module that holds parameters, in place (`nn.Module.compile`): the
     training step calls the network directly, not the LightningModule's forward, and in-place
     compilation keeps the state_dict's keys, so checkpoints load into an uncompiled model."""

@@ -532,6 +532,12 @@ RUN_KEY_CASES: list[Case] = [  # top-level keys: ckpt_path, compile, tags, extra
           "profiler")]),
     Case("trainer-mps-without-mps", ["data=diabetes", "trainer=mps"],
          ["cr: error: trainer.accelerator=mps: this machine has no Apple silicon GPU (MPS) — use trainer=cpu"]),
+    # a search's trials run here: one error before the study opens, not a failed trial each
+    Case("search-on-a-missing-gpu", [*SEARCH, "trainer.accelerator=gpu"],
+         ["cr: error: trainer.accelerator=gpu: this machine has no GPU (CUDA or Apple MPS) — use trainer=cpu"],
+         search=True),
+    Case("search-over-a-missing-gpu", [*SEARCH, "trainer.accelerator=choice(cpu, cuda)"],
+         ["cr: error: trainer.accelerator=cuda: this machine has no CUDA GPU — use trainer=cpu"], search=True),
 ]
 
 # (separator)

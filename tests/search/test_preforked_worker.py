@@ -85,3 +85,16 @@ def test_cancel_ends_a_worker_still_importing(tmp_path, monkeypatch):
     assert time.monotonic() - started < 10
     assert not worker.process.is_alive() and worker.process.exitcode != 0
     assert "slow_module_for_cancel" not in sys.modules  # imported over there, never here
+
+
+def test_the_set_up_of_a_cpu_search_imports_neither_torch_nor_lightning():
+    """The worker imports them while `cr` builds the plan: were the plan's checks (the accelerator's
+    among them) to import torch, `cr` would pay the import a second time before the first trial."""
+    code = ("import sys\n"
+            "import crescendo.devices, hydra_plugins.crescendo_sweeper._plan, hydra_plugins.crescendo_sweeper.sweeper\n"
+            "from crescendo.devices import check_accelerator\n"
+            "check_accelerator({'trainer': {'accelerator': 'cpu'}})\n"
+            "print(sorted(m for m in ('torch', 'lightning') if m in sys.modules))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

@@ -35,6 +35,7 @@ from hydra_plugins.crescendo_sweeper._factories import (
 from hydra_plugins.crescendo_sweeper._mlflow import MlflowStudy, mlflow_study, trial_overrides
 from hydra_plugins.crescendo_sweeper._processes import (
     can_fork,
+    check_devices_for_search,
     check_trainer_for_search,
     cores,
     processes_per_trial,
@@ -135,6 +136,8 @@ class SearchPlan:
         directions, objectives = _directions(conf.direction, conf.objectives)
 
         space = parse_search_space(arguments, _plain(conf.params) or {}, cfg, config_loader)
+        if in_process:  # the trials run on this machine (a SLURM launcher's run on the nodes it asks for)
+            check_devices_for_search(cfg, space.params)
         if not space.params:
             raise ConfigError(
                 "nothing to search: give at least one key a range, e.g. 'model.optimizer.lr=interval(0.0001, 0.01)' "

@@ -52,6 +52,18 @@ def check_trainer_for_search(cfg: DictConfig) -> None:
         )
 
 
+def check_devices_for_search(cfg: DictConfig, params: Sequence[Any]) -> None:
+    """Trials that run on this machine need its accelerator: a missing GPU is one error before the
+    study opens, not a failure per trial. `params`: the searched keys (a searched trainer.accelerator's
+    every choice is checked). A CPU search imports nothing here."""
+    from crescendo.devices import check_accelerator
+
+    searched = [choice for p in params if p.name == "trainer.accelerator"
+                for choice in getattr(p.distribution, "choices", ())]
+    for accelerator in [OmegaConf.select(cfg, "trainer.accelerator", default=None), *searched]:
+        check_accelerator({"trainer": {"accelerator": accelerator}})
+
+
 #: a worker's exit code after Ctrl-C / SIGTERM (as a shell reports a process stopped by SIGINT)
 INTERRUPTED_CODE = 130
 
