@@ -219,12 +219,29 @@ def test_an_unreachable_tracking_server_is_one_line_and_no_run_dir(tmp_path, dat
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    # MLflow's own retries (defaults kept) would take about 4 minutes: the timeout fails the test then
     proc = run_cr("logger=mlflow", f"logger.mlflow.tracking_uri=http://127.0.0.1:{port}", f"+data.data_dir={data_dir}",
-                  "trainer.max_epochs=1", "quiet=true", cwd=tmp_path,
-                  env={"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "2"})
+                  "trainer.max_epochs=1", "quiet=true", cwd=tmp_path, timeout=120)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("cr: error:")]
     assert len(errors) == 1 and errors[0].startswith(
-        f"cr: error: logger.mlflow.tracking_uri=http://127.0.0.1:{port}: cannot open the MLflow tracking store")
+        f"cr: error: logger.mlflow.tracking_uri=http://127.0.0.1:{port}: cannot open the MLflow tracking store "
+        f"(nothing answers at 127.0.0.1:{port}: Connection refused) — start the tracking server"), errors
     assert "Traceback" not in proc.stderr
     assert not any((tmp_path / "results" / "train" / "runs").glob("*"))  # no half-made run dir
+
+
+def test_a_search_with_an_unreachable_tracking_server_is_one_line_before_its_study(tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = run_cr("data=diabetes", "logger=mlflow", f"logger.mlflow.tracking_uri=http://127.0.0.1:{port}",
+                  "hparams_search=optuna", "model.optimizer.lr=interval(0.001, 0.01)", "trainer.max_epochs=1",
+                  f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("cr: error:")]
+    assert len(errors) == 1 and f"nothing answers at 127.0.0.1:{port}" in errors[0], errors
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "sweep").exists()  # found before the study opened

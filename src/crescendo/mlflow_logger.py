@@ -27,6 +27,7 @@ from crescendo.mlflow_store import (
     local_tracking_uri,
     run_name_for,
     shown,
+    unreachable_server,
 )
 
 __all__ = ["MLflowLogger"]
@@ -56,16 +57,21 @@ class MLflowLogger(MLFlowLogger):
         (a server that does not answer, a database that cannot be written) is a config error naming the URI."""
         if self._initialized:
             return super().experiment
+        absent = unreachable_server(str(self._tracking_uri or ""))
+        if absent is not None:
+            raise self._cannot_open(absent)
         try:
             return super().experiment
         except Exception as error:
             if not type(error).__module__.startswith("mlflow"):
                 raise
-            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise ConfigError(
-                f"logger.mlflow.tracking_uri={shown(str(self._tracking_uri))}: cannot open the MLflow tracking store "
-                f"({first}) — start the tracking server, or fix the URI (a local store: sqlite:///path/mlflow.db)"
-            ) from None
+            raise self._cannot_open(str(error).strip().splitlines()[0] if str(error).strip()
+                                    else type(error).__name__) from None
+
+    def _cannot_open(self, why: str) -> ConfigError:
+        return ConfigError(
+            f"logger.mlflow.tracking_uri={shown(str(self._tracking_uri))}: cannot open the MLflow tracking store "
+            f"({why}) — start the tracking server, or fix the URI (a local store: sqlite:///path/mlflow.db)")
 
     @rank_zero_only
     def finalize(self, status: str = "success") -> None:
