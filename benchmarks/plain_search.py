@@ -4,8 +4,12 @@ What a capable user would write by hand to do the same work as the `cr` seed com
 (benchmarks/seed_search.py): TPE over architecture, batch size, batch norm and learning rate,
 median pruning on the validation loss, an MLP built like crescendo's, Adam (fused), MSE.
 No crescendo, Hydra or Lightning here (except `--import-lightning`, which only imports it).
+`--sqlite PATH` keeps the study in an SQLite file set up as cr's default storage is (WAL, Optuna's
+cached storage) instead of in memory: with `--import-lightning`, the floor of what the libraries cr
+must stand on (Lightning, an SQLite study) cost before cr does anything of its own.
 
     python benchmarks/plain_search.py DATA_DIR [--trials 20] [--epochs 10] [--seed 0] [--import-lightning]
+                                      [--sqlite PATH]
 
 Prints one JSON line at the end: {"best": ..., "params": {...}, "states": {...}, "seconds": ...,
 "trial_seconds": [...]} (seconds: since the script started, the torch/Optuna imports included).
@@ -22,6 +26,7 @@ parser.add_argument("--trials", type=int, default=20)
 parser.add_argument("--epochs", type=int, default=10)
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--import-lightning", action="store_true", help="import lightning.pytorch, unused")
+parser.add_argument("--sqlite", metavar="PATH", help="keep the study in this SQLite file (as cr does), not in memory")
 args = parser.parse_args()
 
 if args.import_lightning:
@@ -91,8 +96,26 @@ def objective(trial):
     return best
 
 
+def sqlite_storage(path):
+    """An SQLite study as cr's default storage opens it: WAL journal, no sync per commit, cached reads."""
+    from sqlalchemy import event
+
+    rdb = optuna.storages.RDBStorage(f"sqlite:///{path}", engine_kwargs={"connect_args": {"timeout": 60}})
+
+    def pragmas(connection, record):
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    event.listen(rdb.engine, "connect", pragmas)
+    rdb.engine.dispose()
+    return optuna.storages._CachedStorage(rdb)
+
+
 study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=args.seed),
-                            pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2))
+                            pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2),
+                            storage=sqlite_storage(args.sqlite) if args.sqlite else None)
 study.optimize(objective, n_trials=args.trials)
 states = {s: sum(t.state.name == s for t in study.trials) for s in ("COMPLETE", "PRUNED", "FAIL")}
 print(json.dumps({"best": study.best_value, "params": study.best_params, "states": states,

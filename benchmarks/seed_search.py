@@ -5,7 +5,9 @@
 seed command does. For each seed, one after the other:
   cr     the `cr` seed command (seed=S), in a fresh sweep directory;
   plain  benchmarks/plain_search.py: Optuna + a plain PyTorch loop on in-memory tensors, same seed;
-  floor  plain_search.py --import-lightning: the plain script plus the Lightning import (--no-floor skips it).
+  floor  plain_search.py --import-lightning: the plain script plus the Lightning import;
+  floor+db  the same with its study in an SQLite file set up as cr's default storage (--no-floor skips both
+         floors): what the libraries cr must stand on cost before cr does anything of its own.
 Each is timed as wall seconds of the whole subprocess (and its CPU seconds, user + system, which
 other load on the machine disturbs less). For cr it also reads trials.csv and each run's result.json:
 the first trial's seconds, the mean per-trial overhead (trial seconds − fit seconds, trials after the
@@ -156,9 +158,11 @@ def run_cr(data: Path, sweep: Path, seed: int, trials: int, epochs: int, extra: 
     }
 
 
-def run_plain(data: Path, seed: int, trials: int, epochs: int, floor: bool) -> dict:
+def run_plain(data: Path, seed: int, trials: int, epochs: int, floor: bool, sqlite: Path | None = None) -> dict:
     command = [sys.executable, PLAIN, str(data), "--trials", str(trials), "--epochs", str(epochs), "--seed", str(seed)]
-    wall, cpu, proc = timed(command + (["--import-lightning"] if floor else []), cwd=data)
+    command += ["--import-lightning"] if floor else []
+    command += ["--sqlite", str(sqlite)] if sqlite is not None else []
+    wall, cpu, proc = timed(command, cwd=data)
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     trial_sum = sum(result.get("trial_seconds", []))
     return {"wall": wall, "cpu": cpu, "best": result["best"], "states": result["states"],
@@ -195,10 +199,11 @@ def main() -> None:
     print(f"seed search: {N_TRAIN}/{N_VAL} x {N_FEATURES} -> {N_TARGETS}, {args.trials} trials x {args.epochs} epochs"
           + (f", cr extra: {' '.join(args.extra)}" if args.extra else ""), flush=True)
     header = (f"{'seed':>4} {'cr s':>7} {'plain s':>7} {'floor s':>7} {'cr/plain':>8} {'floor/plain':>11} "
+              f"{'floor+db/plain':>14} "
               f"{'cpu cr/plain':>12} {'best cr':>9} {'best plain':>10} {'best diff':>9}  {'cr 1st s':>8} "
               f"{'ovh/trial s':>11} {'setup s':>7}  states cr | plain (complete/pruned/fail)")
     print(header, flush=True)
-    results, breakdowns = [], []
+    results, breakdowns, db_floors = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         data.mkdir()
@@ -208,10 +213,15 @@ def main() -> None:
             plain = run_plain(data, seed, args.trials, args.epochs, floor=False)
             floor = None if args.no_floor else run_plain(data, seed, args.trials, args.epochs, floor=True)
             floor_wall = floor["wall"] if floor else math.nan
+            db_floor = None if args.no_floor else run_plain(data, seed, args.trials, args.epochs, floor=True,
+                                                            sqlite=Path(tmp) / f"floor-{seed}.db")
+            db_floor_wall = db_floor["wall"] if db_floor else math.nan
             results.append((cr, plain, floor_wall))
+            db_floors.append(db_floor_wall / plain["wall"])
             print(
                 f"{seed:>4} {cr['wall']:>7.2f} {plain['wall']:>7.2f} {floor_wall:>7.2f} "
                 f"{cr['wall'] / plain['wall']:>8.2f} {floor_wall / plain['wall']:>11.2f} "
+                f"{db_floor_wall / plain['wall']:>14.2f} "
                 f"{cr['cpu'] / plain['cpu']:>12.2f} "
                 f"{cr['best']:>9.5f} {plain['best']:>10.5f} {cr['best'] / plain['best'] - 1:>+9.2%}  "
                 f"{cr['first_trial']:>8.2f} {cr['overhead']:>11.3f} {cr['setup']:>7.3f}  "
@@ -236,6 +246,7 @@ def main() -> None:
     print(f"  wall ratio cr/plain     {ratio:.2f}   ({target_text})")
     if not args.no_floor:
         print(f"  wall ratio floor/plain  {floor_ratio:.2f}   (the plain script + the Lightning import)")
+        print(f"  wall ratio floor+db/plain {mean(db_floors):.2f} (the same + its study in SQLite as cr keeps it)")
     print(f"  CPU ratio cr/plain      {cpu_ratio:.2f}   (user + system seconds: less sensitive to other load)")
     print(f"  best val loss           cr {best_cr:.5f}   plain {best_plain:.5f}   "
           f"cr {best_cr / best_plain - 1:+.2%}  (target <= {BEST_TOLERANCE:+.0%})")
