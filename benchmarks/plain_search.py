@@ -96,8 +96,22 @@ def objective(trial):
     return best
 
 
+class ReadOncePerTrial(optuna.storages._CachedStorage):
+    """The least database traffic a persistent study needs, as cr's storage has it: every write (each
+    epoch's report, ask, tell) goes to the file; the study is read at most once per trial."""
+
+    def __init__(self, backend):
+        super().__init__(backend)
+        self.read = set()
+
+    def _read_trials_from_remote_storage(self, study_id):
+        if study_id not in self.read:
+            super()._read_trials_from_remote_storage(study_id)
+            self.read.add(study_id)
+
+
 def sqlite_storage(path):
-    """An SQLite study as cr's default storage opens it: WAL journal, no sync per commit, cached reads."""
+    """An SQLite study as cr's default storage opens it: WAL journal, no sync per commit, one read per trial."""
     from sqlalchemy import event
 
     rdb = optuna.storages.RDBStorage(f"sqlite:///{path}", engine_kwargs={"connect_args": {"timeout": 60}})
@@ -110,13 +124,15 @@ def sqlite_storage(path):
 
     event.listen(rdb.engine, "connect", pragmas)
     rdb.engine.dispose()
-    return optuna.storages._CachedStorage(rdb)
+    return ReadOncePerTrial(rdb)
 
 
 study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=args.seed),
                             pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2),
                             storage=sqlite_storage(args.sqlite) if args.sqlite else None)
-study.optimize(objective, n_trials=args.trials)
+# a serial study changes only through this script: read it again once per trial, after its tell
+study.optimize(objective, n_trials=args.trials,
+               callbacks=[lambda study, trial: study._storage.read.clear()] if args.sqlite else None)
 states = {s: sum(t.state.name == s for t in study.trials) for s in ("COMPLETE", "PRUNED", "FAIL")}
 print(json.dumps({"best": study.best_value, "params": study.best_params, "states": states,
                   "seconds": time.perf_counter() - started,
