@@ -7,8 +7,8 @@ seed command does. For each seed, one after the other:
   plain  benchmarks/plain_search.py: Optuna + a plain PyTorch loop on in-memory tensors, same seed;
   floor  plain_search.py --import-lightning: the plain script plus the Lightning import;
   floor+db  the same with its study in an SQLite file kept as cr keeps it (WAL, a write per report, one
-         read per trial; --no-floor skips both
-         floors): what the libraries cr must stand on cost before cr does anything of its own.
+         read per trial): what the libraries cr must stand on cost before cr does anything of its own.
+--no-floor skips both floors.
 Each is timed as wall seconds of the whole subprocess (and its CPU seconds, user + system, which
 other load on the machine disturbs less). For cr it also reads trials.csv and each run's result.json:
 the first trial's seconds, the mean per-trial overhead (trial seconds − fit seconds, trials after the

@@ -24,9 +24,9 @@ from crescendo.mlflow_store import (
     RUN_DIR_TAG,
     SQLITE,
     artifact_location_for,
+    cannot_open,
     local_tracking_uri,
     run_name_for,
-    shown,
     unreachable_server,
 )
 
@@ -69,9 +69,7 @@ class MLflowLogger(MLFlowLogger):
                                     else type(error).__name__) from None
 
     def _cannot_open(self, why: str) -> ConfigError:
-        return ConfigError(
-            f"logger.mlflow.tracking_uri={shown(str(self._tracking_uri))}: cannot open the MLflow tracking store "
-            f"({why}) — start the tracking server, or fix the URI (a local store: sqlite:///path/mlflow.db)")
+        return ConfigError(cannot_open(str(self._tracking_uri), why))
 
     @rank_zero_only
     def finalize(self, status: str = "success") -> None:

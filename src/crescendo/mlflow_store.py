@@ -11,8 +11,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-__all__ = ["RUN_DIR_TAG", "SQLITE", "artifact_location_for", "local_tracking_uri", "run_name_for", "shown",
-           "unreachable_server"]
+__all__ = ["RUN_DIR_TAG", "SQLITE", "artifact_location_for", "cannot_open", "local_tracking_uri", "run_name_for",
+           "shown", "unreachable_server"]
 
 #: the tag naming a run's directory (absolute)
 RUN_DIR_TAG = "crescendo.run_dir"
@@ -47,6 +47,12 @@ def run_name_for(run_dir: str) -> str:
 def shown(uri: str) -> str:
     """The URI as messages show it: a password replaced by *** (as `crescendo.search.storage.hide_password`)."""
     return re.sub(r"(://[^:/@]+:)[^@/]*@", r"\1***@", uri)
+
+
+def cannot_open(uri: str, why: str) -> str:
+    """The one message for a tracking store that cannot be opened (a run's logger, a search's plan)."""
+    return (f"logger.mlflow.tracking_uri={shown(uri)}: cannot open the MLflow tracking store ({why}) — start the "
+            "tracking server, or fix the URI (a local store: sqlite:///path/mlflow.db)")
 
 
 def unreachable_server(uri: str, timeout: float = 5.0) -> str | None:

@@ -23,7 +23,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from crescendo.errors import ConfigError
-from crescendo.mlflow_store import artifact_location_for, local_tracking_uri, shown, unreachable_server
+from crescendo.mlflow_store import artifact_location_for, cannot_open, local_tracking_uri, unreachable_server
 from crescendo.search.storage import hide_password
 
 __all__ = ["MlflowStudy", "close_study_run", "mlflow_study", "open_study_run", "record_trial_state", "trial_overrides"]
@@ -63,8 +63,7 @@ def mlflow_study(cfg: DictConfig) -> MlflowStudy | None:
         return None  # Lightning's own default (a file store beside the process): nothing to nest under
     absent = unreachable_server(uri)
     if absent is not None:  # before the study opens: MLflow itself would retry for minutes
-        raise ConfigError(f"logger.mlflow.tracking_uri={shown(uri)}: cannot open the MLflow tracking store ({absent}) "
-                          "— start the tracking server, or fix the URI (a local store: sqlite:///path/mlflow.db)")
+        raise ConfigError(cannot_open(uri, absent))
     return MlflowStudy(tracking_uri=uri, experiment_name=experiment,
                        artifact_location=str(location) if location else artifact_location_for(uri))
 

@@ -42,6 +42,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 # registers hydra/launcher=crescendo when Hydra scans this plugin package
+from crescendo.build import copy_config
 from hydra_plugins.crescendo_sweeper.config import CrescendoLauncherConf  # noqa: F401
 
 log = logging.getLogger(__name__)
@@ -177,7 +178,7 @@ def _run_job(hydra_context: HydraContext, task_function: TaskFunction, config: D
     HydraConfig.instance().set_config(config)  # the job's hydra node, read-only: copy 1
     try:
         ret = JobReturn()
-        task_cfg = pickle.loads(_pickled(config))  # copy 2, as run_job's deepcopy makes it (faster)
+        task_cfg = copy_config(config)  # copy 2, as run_job's deepcopy makes it (faster)
         with read_write(task_cfg), open_dict(task_cfg):
             del task_cfg["hydra"]
         ret.cfg = task_cfg
